@@ -102,8 +102,8 @@ int st_crypto_ecdh(const struct st_object *priv, const struct st_object *pub, ui
 int st_crypto_ec_point_check(uint8_t key_type, const uint8_t *pt, size_t len);
 
 /* RSA-2048 public key value (SPKI DER) to and from modulus / exponent bytes. */
-int st_crypto_rsa_public_parts(const struct st_object *pub, uint8_t n[256], size_t *n_len,
-                               uint8_t e[8], size_t *e_len);
+int st_crypto_rsa_public_parts(const uint8_t *spki, size_t spki_len, uint8_t n[256],
+                               size_t *n_len, uint8_t e[8], size_t *e_len);
 int st_crypto_rsa_public_from_parts(const uint8_t *n, size_t n_len, const uint8_t *e,
                                     size_t e_len, uint8_t *pub, uint16_t *pub_len);
 
