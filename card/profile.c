@@ -468,6 +468,12 @@ static int build_private(struct pctx *c, json_t *obj)
     int has_pub = id_field(c, obj, "public_id", false, pub_ref.id, &pub_ref.id_len);
     if (has_pub < 0 || get_source(c, obj, key_sources, &src) < 0)
         return -1;
+    /* GENERATE KEY PAIR refreshes the public key with the private key's ID,
+     * so a pair under two IDs would drift apart after on-card generation. */
+    if (has_pub == 1 && (pub_ref.id_len != r.id_len || memcmp(pub_ref.id, r.id, r.id_len) != 0)) {
+        fail(c, "public_id", "must equal the private key's id (the pair shares one ID)");
+        goto out;
+    }
     if (generate && src.field != NULL) {
         fail(c, "generate", "cannot be combined with \"%s\"", src.field);
         goto out;

@@ -529,7 +529,9 @@ static void test_invalid(void **state)
          "private_keys[0].hash_algos: unknown hash algorithm \"md5\""},
         {"{" ICCID ", 'private_keys': [{'id': '01', 'type': 'p256', 'sig_algos': ['dsa']}]}",
          "private_keys[0].sig_algos: unknown signature algorithm \"dsa\""},
-        {"{" ICCID ", 'private_keys': [{'id': '01', 'type': 'p256', 'generate': true, "
+        {"{" ICCID ", 'private_keys': [{'id': '01', 'type': 'p256', 'public_id': '02'}]}",
+         "private_keys[0].public_id: must equal the private key's id (the pair shares one ID)"},
+        {"{" ICCID ", 'private_keys': [{'id': '06', 'type': 'p256', 'generate': true, "
          "'public_id': '06'}], 'public_keys': [{'id': '06', 'type': 'p256'}]}",
          "public_keys[0].id: duplicate public key ID 06 (already used by "
          "private_keys[0].public_id)"},
