@@ -226,6 +226,12 @@ static int pcsc_transmit(void *ctx, const uint8_t *capdu, size_t clen, uint8_t *
         if (why != SCARD_S_SUCCESS)
             return fail(c, "SCardTransmit (empty answer)", why);
         c->last_rv = rv;
+        if (rl == 0) {
+            /* A card always answers a status word: silence means it is gone,
+             * even when pcscd has not noticed the removal yet. */
+            snprintf(c->err, sizeof(c->err), "PC/SC: the card gave no answer (removed?)");
+            return ST_E_NO_CARD;
+        }
         snprintf(c->err, sizeof(c->err), "PC/SC: R-APDU of %lu bytes, no status word",
                  (unsigned long)rl);
         return ST_E_PARSE;

@@ -157,6 +157,27 @@ static int read_line(int fd, char *buf, size_t cap, long long deadline)
     }
 }
 
+/* Card processes still running at exit (after fe_die) are killed, so none
+ * stays connected to pcscd's vpcd port and answers a later test. */
+#define MAX_CHILDREN 32
+static pid_t children[MAX_CHILDREN];
+static size_t child_count;
+
+static void kill_children(void)
+{
+    for (size_t i = 0; i < child_count; i++)
+        if (children[i] > 0 && waitpid(children[i], NULL, WNOHANG) == 0)
+            kill(children[i], SIGKILL);
+}
+
+static void remember_child(pid_t pid)
+{
+    if (child_count == 0)
+        atexit(kill_children);
+    if (child_count < MAX_CHILDREN)
+        children[child_count++] = pid;
+}
+
 void fe_server_start(struct fe_server *s, const char *card_prog, const char *const *args,
                      const char *ready_prefix, char *value, size_t cap)
 {
@@ -195,6 +216,7 @@ void fe_server_start(struct fe_server *s, const char *card_prog, const char *con
         _exit(127);
     }
     close(pfd[1]);
+    remember_child(s->pid);
     s->out_fd = pfd[0];
     char line[512];
     long long deadline = fe_now_ms() + 10000;

@@ -27,6 +27,7 @@
 #include "simtrust/pcsc.h"
 #include "tr_apdu.h"
 #include "tr_support.h"
+#include "vpcd_lock.h"
 
 #define VPCD_PORT "35964"
 #define READER "Virtual PCD 00 01"
@@ -359,6 +360,7 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "--probe") == 0)
         return st_pcsc_list_readers(NULL, NULL, NULL, 0) >= 0 ? 0 : 1;
     signal(SIGPIPE, SIG_IGN);
+    st_test_vpcd_lock();
     const struct CMUnitTest offline[] = {
         cmocka_unit_test(test_error_map),
         cmocka_unit_test(test_bad_readers),

@@ -33,6 +33,7 @@
 #include "simtrust/iotsafe.h"
 #include "simtrust/pcsc.h"
 #include "tr_support.h"
+#include "vpcd_lock.h"
 
 #define VPCD_PORT "35964"
 #define READER "Virtual PCD 00 01"
@@ -271,6 +272,7 @@ int main(int argc, char **argv)
         return 77;
     }
     if (strcmp(which, "pcsc") == 0) {
+        st_test_vpcd_lock();
         if (st_pcsc_list_readers(NULL, NULL, NULL, 0) < 0) {
             printf("pcscd does not answer: skipped\n");
             return 77;

@@ -159,6 +159,30 @@ static int wait_ready(struct trs_card *c, const char *prefix, char *out, size_t 
     return -1;
 }
 
+/*
+ * Every card process started, so a test that fails before its cleanup (a
+ * cmocka assertion) does not leave a card connected to pcscd's vpcd port,
+ * where it would answer the next run's tests.
+ */
+#define MAX_CHILDREN 64
+static pid_t children[MAX_CHILDREN];
+static size_t child_count;
+
+static void kill_children(void)
+{
+    for (size_t i = 0; i < child_count; i++)
+        if (children[i] > 0 && waitpid(children[i], NULL, WNOHANG) == 0)
+            kill(children[i], SIGKILL);
+}
+
+static void remember_child(pid_t pid)
+{
+    if (child_count == 0)
+        atexit(kill_children);
+    if (child_count < MAX_CHILDREN)
+        children[child_count++] = pid;
+}
+
 int trs_card_start(struct trs_card *c, const char *const *args, const char *ready_prefix)
 {
     memset(c, 0, sizeof(*c));
@@ -220,6 +244,7 @@ int trs_card_start(struct trs_card *c, const char *const *args, const char *read
         c->pid = -1;
         return -1;
     }
+    remember_child(c->pid);
     c->out_fd = out[0];
     if (wait_ready(c, ready_prefix, c->ready, sizeof(c->ready)) != 0) {
         fprintf(stderr, "simtrust-card serve: no \"%s\" line\n", ready_prefix);

@@ -68,6 +68,11 @@ stop)
     PID=$(cat "$PIDFILE")
     rm -f "$PIDFILE"
     is_our_pcscd "$PID" || { echo "$PROG: pcscd $PID already gone"; exit 0; }
+    # Not while another run's vpcd test uses this pcscd (tests/support/vpcd_lock.h).
+    if command -v flock >/dev/null 2>&1; then
+        exec 9>/tmp/simtrust-vpcd.lock
+        flock 9
+    fi
     kill -TERM "$PID" 2>/dev/null
     i=0
     while is_our_pcscd "$PID" && [ $i -lt 50 ]; do

@@ -92,6 +92,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
+# One machine-wide lock for everything that uses pcscd's vpcd readers, so two
+# ctest runs (normal and ASan trees) never answer each other's checks.
+if command -v flock >/dev/null 2>&1; then
+    exec 9>/tmp/simtrust-vpcd.lock
+    flock 9
+fi
+
 # --- pcscd ------------------------------------------------------------------------------------
 if "$CLIENT" probe; then
     say "using the running pcscd"
