@@ -34,8 +34,8 @@ say "1. Personalising a card (keys generated inside the card)"
   --delivery "$work/delivery.json"
 cat "$work/delivery.json"; echo
 # The public key the card generated for private key 01, from the delivery record.
-awk '/-----BEGIN PUBLIC KEY-----/{p=1} p{print} /-----END PUBLIC KEY-----/{exit}' \
-  <(sed 's/\\n/\n/g' "$work/delivery.json") > "$work/client.pub"
+sed -n 's/.*"pem": "\(-----BEGIN PUBLIC KEY-----[^"]*\)".*/\1/p' "$work/delivery.json" |
+  head -n 1 | sed 's/\\n/\n/g' > "$work/client.pub"
 
 say "2. The card as a PC/SC reader (pcscd + vpcd)"
 if ! pcsc_scan -r >/dev/null 2>&1; then
@@ -80,7 +80,7 @@ for cmd in 'ATI' 'AT+CSIM=24,"01A4040007A0000005590010"' \
            "AT+CSIM=78,\"812B8001229E20${digest^^}\"" 'AT+CSIM=10,"01C0000043"'; do
   echo "> $cmd"
   reply=$(at "$cmd")
-  printf '%s' "$reply" | sed 's/^/< /'
+  printf '%s\n' "$reply" | sed 's/^/< /'
 done
 sig=$(printf '%s' "$reply" | sed -n 's/^+CSIM: [0-9]*,"33\(00\)\?40\(.*\)9000"$/\2/p')
 exec 3>&-
