@@ -9,7 +9,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config clang llvm
   libssl-dev openssl
-  libjansson-dev
+  libjansson-dev libsqlite3-dev
   libpcsclite-dev pcscd vsmartcard-vpcd opensc pcsc-tools
   libcmocka-dev
   gnutls-bin
