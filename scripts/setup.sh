@@ -12,7 +12,7 @@ PACKAGES=(
   libjansson-dev libsqlite3-dev
   libpcsclite-dev pcscd vsmartcard-vpcd opensc pcsc-tools
   libcmocka-dev
-  gnutls-bin
+  gnutls-bin curl
 )
 
 missing=()

@@ -1,0 +1,21 @@
+# simtrust OpenSSL provider (provider/, docs/provider.md), label "provider":
+# `openssl s_client -provider simtrust` with the card key against openssl s_server
+# (TLS 1.3, TLS 1.2, DTLS 1.2, -Verify 1), gnutls-serv (TLS 1.3), curl through the config
+# file, over TCP and the AT modem; the APDU budget (issue 4 item 7), negative tests and the
+# private-key scan of the APDU trace and TLS key log (tests/provider/prov_tls.sh).
+# The system openssl/curl binaries dlopen simtrust.so: not in the sanitizer build (an
+# uninstrumented program cannot load an ASan module), so these tests are not registered there.
+if(NOT TARGET simtrust_provider OR NOT TARGET simtrust-card OR ST_SANITIZE)
+  return()
+endif()
+find_program(ST_OPENSSL_BIN openssl)
+if(NOT ST_OPENSSL_BIN)
+  return()
+endif()
+foreach(case tls13 tls13-at tls12 dtls12 gnutls13 curl apdus neg-ca neg-expired neg-name
+        neg-card-error neg-card-removed scan)
+  add_test(NAME prov_${case}
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/provider/prov_tls.sh
+                   $<TARGET_FILE:simtrust-card> $<TARGET_FILE_DIR:simtrust_provider> ${case})
+  set_tests_properties(prov_${case} PROPERTIES LABELS provider TIMEOUT 120 SKIP_RETURN_CODE 77)
+endforeach()
