@@ -500,13 +500,18 @@ static int why_unchanged(struct sreg *s, enum stmt_id ver, const char *tenant, c
     return ST_REG_ECONFLICT;
 }
 
-static int sq_group_delete(struct st_reg *r, const char *tenant, const char *id, int64_t expected)
+/*
+ * Deletes one versioned row (group or device): expected > 0 must match its
+ * version (If-Match), else ST_REG_ECONFLICT; a missing row is ST_REG_NOTFOUND.
+ */
+static int delete_versioned(struct st_reg *r, enum stmt_id del, enum stmt_id ver, const char *tenant,
+                            const char *id, int64_t expected)
 {
     struct sreg *s = S(r);
     int rc = op_begin(s);
     if (rc != ST_REG_OK)
         return rc;
-    sqlite3_stmt *q = stmt(s, S_GROUP_DEL);
+    sqlite3_stmt *q = stmt(s, del);
     if (q == NULL)
         return op_end(s, ST_REG_ERR);
     bind_text(q, 1, tenant);
@@ -516,8 +521,13 @@ static int sq_group_delete(struct st_reg *r, const char *tenant, const char *id,
     rc = src == SQLITE_DONE ? ST_REG_OK : map_rc(s, src);
     done(q);
     if (rc == ST_REG_OK && sqlite3_changes(s->db) == 0)
-        rc = why_unchanged(s, S_GROUP_VER, tenant, id);
+        rc = why_unchanged(s, ver, tenant, id);
     return op_end(s, rc);
+}
+
+static int sq_group_delete(struct st_reg *r, const char *tenant, const char *id, int64_t expected)
+{
+    return delete_versioned(r, S_GROUP_DEL, S_GROUP_VER, tenant, id, expected);
 }
 
 /* ---- devices ---- */
@@ -688,22 +698,7 @@ static int sq_device_set_state(struct st_reg *r, const char *tenant, const char 
 
 static int sq_device_delete(struct st_reg *r, const char *tenant, const char *id, int64_t expected)
 {
-    struct sreg *s = S(r);
-    int rc = op_begin(s);
-    if (rc != ST_REG_OK)
-        return rc;
-    sqlite3_stmt *q = stmt(s, S_DEV_DEL);
-    if (q == NULL)
-        return op_end(s, ST_REG_ERR);
-    bind_text(q, 1, tenant);
-    bind_text(q, 2, id);
-    sqlite3_bind_int64(q, 3, expected > 0 ? expected : 0);
-    int src = sqlite3_step(q);
-    rc = src == SQLITE_DONE ? ST_REG_OK : map_rc(s, src);
-    done(q);
-    if (rc == ST_REG_OK && sqlite3_changes(s->db) == 0)
-        rc = why_unchanged(s, S_DEV_VER, tenant, id);
-    return op_end(s, rc);
+    return delete_versioned(r, S_DEV_DEL, S_DEV_VER, tenant, id, expected);
 }
 
 /* Listings never open sealed secrets (psk_len is 0 in the records passed to cb). */
