@@ -281,5 +281,6 @@ int st_cli_cmd_dh(struct st_cli *cli, int argc, char **argv);
 int st_cli_cmd_prf(struct st_cli *cli, int argc, char **argv);
 int st_cli_cmd_hkdf(struct st_cli *cli, int argc, char **argv);
 int st_cli_cmd_csr(struct st_cli *cli, int argc, char **argv);
+int st_cli_cmd_connect(struct st_cli *cli, int argc, char **argv);
 
 #endif

@@ -24,6 +24,8 @@ static const struct st_cli_command commands[] = {
     {"prf", "TLS 1.2 PRF on the card (general, PSK, PSK-ECDHE)", st_cli_cmd_prf},
     {"hkdf", "HKDF extract or expand on the card", st_cli_cmd_hkdf},
     {"csr", "a PKCS#10 CSR signed by a key that never leaves the card", st_cli_cmd_csr},
+    {"connect", "TLS/DTLS client connection with the card's key, stdin/stdout",
+     st_cli_cmd_connect},
     {"readers", "list the PC/SC readers", st_cli_cmd_readers},
 };
 
