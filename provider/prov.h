@@ -38,6 +38,7 @@ enum {
     ST_PROV_R_STALE_EPHEMERAL,     /* the card's ephemeral slot was regenerated */
     ST_PROV_R_NO_PRIVATE_EXPORT,   /* a card key's private half never leaves the card */
     ST_PROV_R_INTERNAL,
+    ST_PROV_R_PSK,                 /* PSK mode: no identity, placeholder misuse */
 };
 
 struct st_prov_card;
@@ -73,6 +74,7 @@ struct st_prov_stats {
     uint64_t bytes_in;   /* R-APDU bytes */
     uint64_t ops;        /* card operations: sign, dh, keygen, put key, reads */
     uint64_t signs, dhs, keygens, putkeys, reads, opens;
+    uint64_t prfs, hkdfs; /* COMPUTE PRF / COMPUTE HKDF (PSK mode) */
 };
 
 /* spec: "tcp:HOST:PORT", "pcsc:[READER]", "at:DEVICE[@BAUD]"; NULL = none configured. */
@@ -96,6 +98,12 @@ int st_prov_card_keygen(struct st_prov_card *card, struct st_iotsafe_ref *priv,
 /* ECDH: the peer point into the peer slot, COMPUTE DH. gen 0: a long-term key. */
 int st_prov_card_dh(struct st_prov_card *card, const struct st_iotsafe_ref *priv, unsigned gen,
                     const uint8_t *point, size_t point_len, uint8_t *secret, size_t *len);
+/* COMPUTE PRF (modes 01 / 02: p->psk is a secret key object). */
+int st_prov_card_prf(struct st_prov_card *card, const struct st_iotsafe_prf_params *p,
+                     uint8_t *out, size_t out_len);
+/* COMPUTE HKDF extract, SHA-256, the secret key object as IKM, zero salt. */
+int st_prov_card_hkdf_extract_psk(struct st_prov_card *card, const struct st_iotsafe_ref *psk,
+                                  uint8_t *prk, size_t *prk_len);
 /* The libsimtrust session's last SW (for messages). */
 unsigned st_prov_card_last_sw(struct st_prov_card *card);
 
@@ -129,6 +137,24 @@ extern const OSSL_DISPATCH st_prov_keymgmt_functions[];
 extern const OSSL_DISPATCH st_prov_signature_functions[];
 extern const OSSL_DISPATCH st_prov_keyexch_functions[];
 extern const OSSL_DISPATCH st_prov_store_functions[];
+extern const OSSL_DISPATCH st_prov_tls1_prf_functions[];
+extern const OSSL_DISPATCH st_prov_tls13_kdf_functions[];
+
+/* ---- PSK placeholders (prov_psk.c; docs/provider.md "PSK mode") ---- */
+
+#define ST_PROV_PSK_PLACEHOLDER_LEN 32
+
+/* Live provider instances (the card session that reads PSK identities). */
+void st_prov_psk_attach(struct st_prov *prov);
+void st_prov_psk_detach(struct st_prov *prov);
+/* The placeholder of a secret key label (created on first use, random per process). */
+int st_prov_psk_placeholder(const char *label, uint8_t ph[ST_PROV_PSK_PLACEHOLDER_LEN]);
+/* The secret key reference a placeholder stands for; false if buf is not one. */
+bool st_prov_psk_lookup(const uint8_t *buf, size_t len, struct st_iotsafe_ref *ref);
+/* Whether buf holds a registered placeholder at any offset. */
+bool st_prov_psk_contains(const uint8_t *buf, size_t len);
+/* The PSK identity of label (the file object with that label), cached; raises errors. */
+int st_prov_psk_identity(const char *label, char *id, size_t *id_len);
 
 int st_prov_get_capabilities(void *provctx, const char *capability, OSSL_CALLBACK *cb, void *arg);
 

@@ -353,3 +353,32 @@ int st_prov_card_dh(struct st_prov_card *c, const struct st_iotsafe_ref *priv, u
     }
     return done(c, rc);
 }
+
+int st_prov_card_prf(struct st_prov_card *c, const struct st_iotsafe_prf_params *p, uint8_t *out,
+                     size_t out_len)
+{
+    pthread_mutex_lock(&c->mu);
+    int rc = ensure(c);
+    if (rc == ST_OK)
+        rc = st_iotsafe_prf(&c->ios, p, out, out_len);
+    if (rc == ST_OK) {
+        c->stats.ops++;
+        c->stats.prfs++;
+    }
+    return done(c, rc);
+}
+
+int st_prov_card_hkdf_extract_psk(struct st_prov_card *c, const struct st_iotsafe_ref *psk,
+                                  uint8_t *prk, size_t *prk_len)
+{
+    struct st_iotsafe_key_input ikm = {.ref = psk, .bytes = NULL, .len = 0};
+    pthread_mutex_lock(&c->mu);
+    int rc = ensure(c);
+    if (rc == ST_OK)
+        rc = st_iotsafe_hkdf_extract(&c->ios, 0 /* SHA-256 */, &ikm, NULL, 0, prk, prk_len);
+    if (rc == ST_OK) {
+        c->stats.ops++;
+        c->stats.hkdfs++;
+    }
+    return done(c, rc);
+}

@@ -35,6 +35,14 @@ static const OSSL_ALGORITHM keyexch_algs[] = {
     {"ECDH", ALG_PROPS, st_prov_keyexch_functions, "ECDH, on the card"},
     {NULL, NULL, NULL, NULL},
 };
+/* PSK mode (prov_kdf.c): a placeholder PSK goes to the card, everything else to software. */
+static const OSSL_ALGORITHM kdf_algs[] = {
+    {"TLS1-PRF", ALG_PROPS, st_prov_tls1_prf_functions,
+     "TLS 1.2 PRF; PSK pre-masters on the card (COMPUTE PRF)"},
+    {"TLS13-KDF", ALG_PROPS, st_prov_tls13_kdf_functions,
+     "TLS 1.3 HKDF; the PSK early secret on the card (COMPUTE HKDF)"},
+    {NULL, NULL, NULL, NULL},
+};
 static const OSSL_ALGORITHM store_algs[] = {
     {"simtrust", ALG_PROPS, st_prov_store_functions, "simtrust: URIs of card objects"},
     {NULL, NULL, NULL, NULL},
@@ -50,6 +58,7 @@ static const OSSL_ITEM reason_strings[] = {
     {ST_PROV_R_STALE_EPHEMERAL, "ephemeral key on the SIM was replaced"},
     {ST_PROV_R_NO_PRIVATE_EXPORT, "private key is on the SIM and cannot be exported"},
     {ST_PROV_R_INTERNAL, "internal error"},
+    {ST_PROV_R_PSK, "PSK mode"},
     {0, NULL},
 };
 
@@ -127,6 +136,8 @@ static const OSSL_ALGORITHM *query(void *provctx, int op, int *no_cache)
         return keyexch_algs;
     case OSSL_OP_STORE:
         return store_algs;
+    case OSSL_OP_KDF:
+        return kdf_algs;
     default:
         return NULL;
     }
@@ -140,6 +151,8 @@ static const OSSL_ALGORITHM *query(void *provctx, int op, int *no_cache)
 #define P_SIGNS "simtrust-signs"
 #define P_DHS "simtrust-dhs"
 #define P_KEYGENS "simtrust-keygens"
+#define P_PRFS "simtrust-prfs"
+#define P_HKDFS "simtrust-hkdfs"
 #define P_RESET "simtrust-reset-stats"
 
 static const OSSL_PARAM prov_gettable[] = {
@@ -154,6 +167,8 @@ static const OSSL_PARAM prov_gettable[] = {
     OSSL_PARAM_uint64(P_SIGNS, NULL),
     OSSL_PARAM_uint64(P_DHS, NULL),
     OSSL_PARAM_uint64(P_KEYGENS, NULL),
+    OSSL_PARAM_uint64(P_PRFS, NULL),
+    OSSL_PARAM_uint64(P_HKDFS, NULL),
     OSSL_PARAM_int(P_RESET, NULL),
     OSSL_PARAM_END,
 };
@@ -187,7 +202,7 @@ static int prov_get_params(void *provctx, OSSL_PARAM params[])
         uint64_t v;
     } ctr[] = {{P_APDUS, st.apdus}, {P_BYTES_OUT, st.bytes_out}, {P_BYTES_IN, st.bytes_in},
                {P_OPS, st.ops},     {P_SIGNS, st.signs},         {P_DHS, st.dhs},
-               {P_KEYGENS, st.keygens}};
+               {P_KEYGENS, st.keygens}, {P_PRFS, st.prfs}, {P_HKDFS, st.hkdfs}};
     for (size_t i = 0; i < sizeof(ctr) / sizeof(ctr[0]); i++)
         if ((p = OSSL_PARAM_locate(params, ctr[i].name)) != NULL
             && !OSSL_PARAM_set_uint64(p, ctr[i].v))
@@ -209,6 +224,7 @@ static const OSSL_ITEM *prov_reasons(void *provctx)
 static void prov_teardown(void *provctx)
 {
     struct st_prov *prov = provctx;
+    st_prov_psk_detach(prov);
     st_prov_card_free(prov->card);
     EVP_KEYMGMT_free(prov->sw_ec);
     OSSL_PROVIDER_unload(prov->swdefault);
@@ -278,6 +294,7 @@ int st_prov_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
         free(prov);
         return 0;
     }
+    st_prov_psk_attach(prov);
     *out = prov_functions;
     *provctx = prov;
     return 1;
