@@ -7,7 +7,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake pkg-config clang llvm
+  build-essential cmake pkg-config clang llvm python3
   libssl-dev openssl
   libjansson-dev libsqlite3-dev
   libpcsclite-dev pcscd vsmartcard-vpcd opensc pcsc-tools

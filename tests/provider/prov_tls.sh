@@ -10,6 +10,7 @@
 # pair generated on the card, shared secret computed by it), B2-B4 (no private key
 # crosses the device interface: case scan).
 set -u
+ST_TESTS=$(cd "$(dirname "$0")/.." && pwd)
 CARD=$1 MODDIR=$2 CASE=$3
 T=$(mktemp -d "${TMPDIR:-/tmp}/st-prov.XXXXXX")
 PIDS=""
@@ -27,45 +28,10 @@ O=openssl
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 free_uport() { python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
-# ---- PKI (generated at test time) ----
-key() { $O ecparam -name prime256v1 -genkey -noout -out "$1" 2>/dev/null; }
-mkca() { key "$1.key"; $O req -x509 -new -key "$1.key" -subj "/CN=$1" -days 30 -out "$1.pem" \
-    -addext basicConstraints=critical,CA:true -addext keyUsage=critical,keyCertSign,cRLSign; }
-# issue NAME CA CN DAYS EXT
-issue() {
-    key "$1.key"
-    $O req -new -key "$1.key" -subj "/CN=$3" -out "$1.csr"
-    printf '%s\n' "$5" > "$1.ext"
-    $O x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial -days "$4" \
-        -extfile "$1.ext" -out "$1.pem" 2>/dev/null || fail "issue $1"
-}
-mkca ca
-mkca otherca
-issue srv ca localhost 30 "subjectAltName=DNS:localhost,IP:127.0.0.1
-extendedKeyUsage=serverAuth"
-issue cli ca device-0001 30 "extendedKeyUsage=clientAuth"
-issue nosign ca device-0002 30 "extendedKeyUsage=clientAuth"
-cat > profile.json <<JSON
-{
-  "iccid": "89882280000000000017",
-  "private_keys": [
-    {"id": "01", "label": "client", "type": "p256", "pem_file": "cli.key", "public_id": "01"},
-    {"id": "03", "label": "nosign", "type": "p256", "pem_file": "nosign.key", "public_id": "03",
-     "functions": ["key_agreement"]},
-    {"id": "04", "label": "ecdhe", "type": "p256-volatile", "functions": ["keygen", "key_agreement"]}
-  ],
-  "public_keys": [
-    {"id": "05", "label": "peer", "type": "p256-volatile", "access": ["read", "update"]}
-  ],
-  "files": [
-    {"id": "02", "label": "client-cert", "usage": "certificate", "pem_file": "cli.pem"},
-    {"id": "03", "label": "ca", "usage": "certificate", "pem_file": "ca.pem"},
-    {"id": "04", "label": "nosign-cert", "usage": "certificate", "pem_file": "nosign.pem"}
-  ]
-}
-JSON
-"$CARD" personalise --profile profile.json --image card.img --delivery delivery.json \
-    2>card-personalise.log || fail "personalise"
+# ---- PKI and card (generated at test time) ----
+. "$ST_TESTS/support/tls_pki.sh"
+st_make_pki "DNS:localhost,IP:127.0.0.1"
+st_make_card card-personalise.log
 
 start_card() { # extra serve options; LINK=at: the AT modem front end instead of TCP
     if [ "${LINK:-tcp}" = at ]; then fe="--modem"; else fe="--tcp 127.0.0.1:0"; fi
