@@ -2,8 +2,10 @@
 # `simtrust connect`, label "tls" (tests/tls/tls.sh): TLS 1.3, TLS 1.2 and DTLS 1.2 with
 # mutual authentication against `openssl s_server -Verify 1` over TCP, the AT modem and
 # PC/SC (vpcd reader 1), and the negative cases (wrong CA, expired, wrong name, card error,
-# card removed mid-handshake), each with its specific message. The provider is linked in
-# statically, so unlike tests/provider.cmake these run in the sanitizer build too.
+# card removed mid-handshake), each with its specific message; psk-tls12 / psk-tls13:
+# `simtrust connect --psk` (st_tls_config.psk_label) against `openssl s_server -psk -nocert`.
+# The provider is linked in statically, so unlike tests/provider.cmake these run in the
+# sanitizer build too.
 if(NOT TARGET simtrust_tls OR NOT TARGET simtrust-card OR NOT TARGET simtrust-cli
    OR NOT TARGET tls-client OR NOT TARGET cli_json)
   return()
@@ -11,7 +13,7 @@ endif()
 set(st_tls_sh sh ${CMAKE_CURRENT_SOURCE_DIR}/tls/tls.sh $<TARGET_FILE:simtrust-card>
     $<TARGET_FILE:simtrust-cli> $<TARGET_FILE:tls-client> $<TARGET_FILE:cli_json>)
 foreach(case example tls13 tls12 dtls12 at pcsc neg-ca neg-expired neg-name neg-card-error
-        neg-card-removed)
+        neg-card-removed psk-tls12 psk-tls13)
   add_test(NAME tls_${case} COMMAND ${st_tls_sh} ${case})
   set_tests_properties(tls_${case} PROPERTIES LABELS tls TIMEOUT 180 SKIP_RETURN_CODE 77)
 endforeach()

@@ -61,7 +61,10 @@ struct st_tls_config {
     /* PSK credential: the card's secret key object (its identity is the file with the
      * same label), handed to the provider's PSK mode (st_prov_psk_use) when the library
      * was built with it; otherwise st_tls_ctx_new refuses it ("not supported yet").
-     * Untested through this API so far. */
+     * TLS 1.2 PSK / ECDHE-PSK (master secret: COMPUTE PRF on the card), TLS 1.3 external
+     * PSK with psk_dhe_ke (early secret: COMPUTE HKDF extract on the card). With a PSK no
+     * trust anchor is needed (a server that sends a certificate is still verified against
+     * ca_label / ca_file if given). Tested by tests/tls/tls.sh (psk-tls12, psk-tls13). */
     const char *psk_label;
     /* DTLS: path MTU in bytes (0: 1200). */
     unsigned mtu;
@@ -110,6 +113,7 @@ struct st_tls_stats {
     uint64_t card_ops;  /* card operations (sign, ECDH, keygen, put key, reads) */
     uint64_t signs, dhs, keygens;
     double handshake_ms; /* wall time of the handshake (connection stats only) */
+    uint64_t prfs, hkdfs; /* PSK mode: COMPUTE PRF / COMPUTE HKDF (included in card_ops) */
 };
 
 /*

@@ -214,6 +214,8 @@ static int prov_counters(const struct st_tls_ctx *ctx, struct st_tls_stats *s)
         OSSL_PARAM_uint64("simtrust-signs", &s->signs),
         OSSL_PARAM_uint64("simtrust-dhs", &s->dhs),
         OSSL_PARAM_uint64("simtrust-keygens", &s->keygens),
+        OSSL_PARAM_uint64("simtrust-prfs", &s->prfs),
+        OSSL_PARAM_uint64("simtrust-hkdfs", &s->hkdfs),
         OSSL_PARAM_END,
     };
     return OSSL_PROVIDER_get_params(ctx->prov, p) == 1 ? 0 : -1;
@@ -653,6 +655,8 @@ int st_tls_connect(struct st_tls_ctx *ctx, const char *host, unsigned port,
     c->hs.signs = after.signs - before.signs;
     c->hs.dhs = after.dhs - before.dhs;
     c->hs.keygens = after.keygens - before.keygens;
+    c->hs.prfs = after.prfs - before.prfs;
+    c->hs.hkdfs = after.hkdfs - before.hkdfs;
     c->hs.handshake_ms = t1 - t0;
     if (r != 1) {
         rc = handshake_error(c, r, check);

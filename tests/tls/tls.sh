@@ -3,13 +3,18 @@
 # `simtrust connect` against `openssl s_server -Verify 1` (issue 4; docs/libsimtrust.md "TLS").
 #   tls.sh CARD_BIN CLI_BIN EXAMPLE_BIN JSON_BIN CASE
 # CASE: example tls13 tls12 dtls12 at pcsc neg-ca neg-expired neg-name neg-card-removed
-#       neg-card-error
+#       neg-card-error psk-tls12 psk-tls13
 # Every case makes its own PKI (openssl CLI) and card image in a temporary directory, starts
 # `simtrust-card serve` (TCP port 0, the emulated modem, or vpcd reader 1) and s_server on a
 # free port, and kills both on exit. Client certificate required by the server (F2), server
 # certificate checked against the card's trust anchor with the host name (F3, B9), key share
 # and ECDH on the card (F4, F7, E6). Negative cases must give their specific message from
 # st_tls_last_error(). Exit 77: skipped.
+# psk-*: `simtrust connect --psk psk1` (st_tls_config.psk_label) against `openssl s_server
+# -psk HEX -psk_identity ID -nocert`, the PSK in the card's secret key object psk1 and its
+# identity in file psk1: TLS 1.2 PSK (COMPUTE PRF 48 mode 01) and TLS 1.3 external PSK with
+# psk_dhe_ke (COMPUTE HKDF 4A extract), the key reference 76/86 first, the PSK never in the
+# card trace nor in the client's output (IoT.04 I1-I3, I9, J1-J5, K1).
 set -u
 ST_TESTS=$(cd "$(dirname "$0")/.." && pwd)
 CARD=$1 CLI=$2 EXAMPLE=$3 JSON=$4 CASE=$5
@@ -115,7 +120,77 @@ expect_fail() { # message-pattern exit-code
     echo "reported: $(grep 'simtrust: connect:' cli.err | tail -1)"
 }
 
+# PSK: a card with the secret key psk1 (32 random bytes) and its identity (file psk1), the
+# ECDHE key pair slot and the peer slot; s_server knows the PSK (it is the peer).
+psk_card() {
+    PSK=$($O rand -hex 32)
+    PSKID=device-0001-psk
+    cat > profile.json <<JSON
+{
+  "iccid": "89882280000000000017",
+  "private_keys": [
+    {"id": "04", "label": "ecdhe", "type": "p256-volatile", "functions": ["keygen", "key_agreement"]}
+  ],
+  "public_keys": [
+    {"id": "05", "label": "peer", "type": "p256-volatile", "access": ["read", "update"]}
+  ],
+  "secret_keys": [
+    {"id": "10", "label": "psk1", "hex": "$PSK", "identity": "$PSKID", "identity_file_id": "11"}
+  ]
+}
+JSON
+    rm -f card.img delivery.json  # replaces the certificate card of st_make_card
+    "$CARD" personalise --profile profile.json --image card.img --delivery delivery.json \
+        2>personalise.err || fail "personalise"
+}
+psk_server() { # options for s_server
+    PORT=$(free_port)
+    $O s_server -accept "127.0.0.1:$PORT" -naccept 1 -nocert -psk "$PSK" \
+        -psk_identity "$PSKID" "$@" < stdin.fifo > srv.log 2>&1 &
+    SRVPID=$!
+    PIDS="$PIDS $SRVPID"
+    wait_port "$PORT"
+}
+psk_connect() { # VERSION
+    (echo "hello from the card"; sleep 1) | timeout 60 "$CLI" --sim "$SIM" --json connect \
+        --host 127.0.0.1 --port "$PORT" --psk psk1 --tls "$1" -v > cli.out 2> cli.err &
+    CLIPID=$!
+    sleep 0.6; echo "hello device" >&3
+    wait $CLIPID
+}
+psk_established() { # protocol INS(48|4A) P1P2-prefix
+    [ "$RC" -eq 0 ] || fail "connect exited $RC"
+    grep -q "hello from the card" srv.log || fail "the server did not get the data"
+    grep -q "hello device" cli.out || fail "the client did not get the server's data"
+    sed -n '/^{/,$p' cli.out > cli.json
+    proto=$("$JSON" protocol < cli.json) || fail "no JSON result"
+    [ "$proto" = "$1" ] || fail "protocol $proto, expected $1"
+    # s_server (-nocert) reports a TLS 1.2 PSK suite, or the TLS 1.3 external PSK as a reused
+    # session
+    grep -qE "^CIPHER is .*PSK|^Reused session-id" srv.log || fail "s_server: no PSK session"
+    grep ' APDU ' trace.txt | awk '{print $3}' > cmds.txt
+    grep -q "^..$2$3" cmds.txt || fail "no $2 $3 APDU: the PSK derivation did not run on the card"
+    grep "^..$2" cmds.txt | cut -c11-12 | grep -qvE '^(76|86)$' \
+        && fail "a $2 command without the secret object reference (76/86) first"
+    P=$(echo "$PSK" | tr a-f A-F)
+    tr -d ' \n' < trace.txt | tr a-f A-F | grep -q "$P" && fail "the PSK is in the card trace"
+    cat cli.out cli.err | tr -d ' \n' | tr a-f A-F | grep -q "$P" && fail "the PSK in the output"
+    hs=$("$JSON" handshake.apdus < cli.json)
+    k=$([ "$2" = 48 ] && echo prfs || echo hkdfs)
+    [ "$("$JSON" handshake.$k < cli.json)" -ge 1 ] || fail "handshake.$k is 0"
+    echo "handshake: $hs APDUs ($(grep ' APDU ' trace.txt | awk '{print substr($3,3,2)}' \
+        | tr '\n' ' ')), $("$JSON" handshake.card_ops < cli.json) card operations"
+}
+
 case "$CASE" in
+psk-tls12)  # TLS 1.2 PSK (RFC 4279): master secret = COMPUTE PRF mode 01 on the card
+    psk_card; start_card; psk_server -tls1_2 -cipher PSK-AES128-GCM-SHA256
+    psk_connect 1.2; RC=$?; psk_established TLSv1.2 48 01
+    [ "$("$JSON" cipher < cli.json)" = PSK-AES128-GCM-SHA256 ] || fail "not PSK-AES128-GCM-SHA256" ;;
+psk-tls13)  # TLS 1.3 external PSK, psk_dhe_ke: early secret = COMPUTE HKDF extract (4A 00)
+    psk_card; start_card; psk_server -tls1_3 -groups P-256
+    psk_connect 1.3; RC=$?; psk_established TLSv1.3 4A 00
+    grep -qE '^..(B9|46)' cmds.txt || fail "the (EC)DHE of psk_dhe_ke not on the card" ;;
 example)  # the example program: TLS 1.3 through the API, data both ways
     start_card; s_server -tls1_3
     (echo "hello from the card"; sleep 1) | timeout 60 "$EXAMPLE" "$SIM" 127.0.0.1 "$PORT" \

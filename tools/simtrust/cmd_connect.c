@@ -5,7 +5,10 @@
  * libsimtrust (include/simtrust/tls.h), which runs the simtrust provider
  * built in: the CertificateVerify signature, the ECDHE key pair and the ECDH
  * are made by the card; the server is verified against a trust anchor read
- * from the card (--ca) or a PEM file (--ca-file).
+ * from the card (--ca) or a PEM file (--ca-file). With --psk the client
+ * authenticates with a PSK in the card's secret key object (TLS 1.2 PSK /
+ * ECDHE-PSK, TLS 1.3 external PSK; IoT.04 I1-I3, J1-J5): the card computes the
+ * PSK-derived secret and the PSK never leaves it.
  */
 #include <poll.h>
 #include <stdlib.h>
@@ -19,6 +22,9 @@ static const char connect_help[] =
     "Usage: simtrust [--sim LINK] connect --host HOST --port PORT --key LABEL\n"
     "                [--cert LABEL] (--ca LABEL | --ca-file PEM) [--servername NAME]\n"
     "                [--tls 1.3|1.2|dtls1.2] [--udp] [-v|--verbose]\n"
+    "       simtrust [--sim LINK] connect --host HOST --port PORT --psk LABEL\n"
+    "                [--key LABEL [--cert LABEL]] [--ca LABEL | --ca-file PEM]\n"
+    "                [--servername NAME] [--tls 1.3|1.2|dtls1.2] [--udp] [-v|--verbose]\n"
     "\n"
     "Opens a TLS connection to HOST:PORT as a client whose private key stays in\n"
     "the SIM, then copies standard input to the server and what the server sends\n"
@@ -26,6 +32,12 @@ static const char connect_help[] =
     "close_notify). The card signs the handshake (CertificateVerify) and makes\n"
     "the ECDHE key pair and the shared secret; the server's certificate is\n"
     "checked against the trust anchor (chain, validity dates, host name).\n"
+    "With --psk the connection uses a pre-shared key held in the card's secret\n"
+    "key object LABEL, its identity read from the card's file LABEL: TLS 1.2\n"
+    "PSK / ECDHE-PSK (the card computes the master secret, COMPUTE PRF) or TLS\n"
+    "1.3 external PSK with (EC)DHE (the card computes the early secret, COMPUTE\n"
+    "HKDF); the PSK never leaves the card. --key and a trust anchor are then\n"
+    "optional (a certificate sent by the server is checked if one is given).\n"
     "\n"
     "Options:\n"
     "  --host HOST          server to connect to (name or address)\n"
@@ -34,6 +46,8 @@ static const char connect_help[] =
     "  --cert LABEL         the card's certificate file holding the client\n"
     "                       certificate and its intermediate CAs (default LABEL-cert\n"
     "                       of --key)\n"
+    "  --psk LABEL          the card's secret key object holding the PSK (its\n"
+    "                       identity: the card's file with the same label)\n"
     "  --ca LABEL           trust anchor: a certificate file on the card\n"
     "  --ca-file PEM        trust anchor: a PEM file on the host (with or instead\n"
     "                       of --ca)\n"
@@ -48,7 +62,8 @@ static const char connect_help[] =
     "\n"
     "Output: the server's data on standard output. With --json, one JSON object\n"
     "after the data: {\"protocol\", \"cipher\", \"handshake\": {\"apdus\",\n"
-    "\"bytes_out\", \"bytes_in\", \"card_ops\", \"signs\", \"dhs\", \"keygens\", \"ms\"}}.\n"
+    "\"bytes_out\", \"bytes_in\", \"card_ops\", \"signs\", \"dhs\", \"keygens\", \"prfs\",\n"
+    "\"hkdfs\", \"ms\"}}.\n"
     "\n"
     "Exit status: 0 the connection ran and closed; 1 the handshake failed (server\n"
     "certificate untrusted, expired or for another name, refused by the server,\n"
@@ -59,15 +74,19 @@ static const char connect_help[] =
     "  simtrust --sim pcsc connect --host server.example --port 443 \\\n"
     "      --key client --cert client-cert --ca ca\n"
     "  echo ping | simtrust --sim at:/dev/ttyUSB2 connect --host 10.0.0.1 --port 5684 \\\n"
-    "      --servername coap.example --tls dtls1.2 --key client --ca ca -v\n";
+    "      --servername coap.example --tls dtls1.2 --key client --ca ca -v\n"
+    "  simtrust --sim pcsc connect --host psk.example --port 4433 --psk psk1 --tls 1.2\n";
 
-enum { O_HOST = ST_CLI_OPT_BASE, O_PORT, O_KEY, O_CERT, O_CA, O_CAFILE, O_SNI, O_TLS, O_UDP, O_V };
+enum {
+    O_HOST = ST_CLI_OPT_BASE, O_PORT, O_KEY, O_CERT, O_CA, O_CAFILE, O_SNI, O_TLS, O_UDP, O_V,
+    O_PSK
+};
 
 static const struct st_cli_opt connect_opts[] = {
     {"host", 1, O_HOST},  {"port", 1, O_PORT},    {"key", 1, O_KEY},
     {"cert", 1, O_CERT},  {"ca", 1, O_CA},        {"ca-file", 1, O_CAFILE},
     {"servername", 1, O_SNI}, {"tls", 1, O_TLS},  {"udp", 0, O_UDP},
-    {"verbose", 0, O_V},  {NULL, 0, 0},
+    {"verbose", 0, O_V},  {"psk", 1, O_PSK},      {NULL, 0, 0},
 };
 
 struct connect_args {
@@ -88,6 +107,7 @@ static int connect_opt(struct st_cli *cli, void *arg, int id, const char *val)
     case O_CA: a->cfg.ca_label = val; return 0;
     case O_CAFILE: a->cfg.ca_file = val; return 0;
     case O_SNI: a->cfg.server_name = val; return 0;
+    case O_PSK: a->cfg.psk_label = val; return 0;
     case O_UDP: a->udp = true; return 0;
     case O_V: a->verbose = true; return 0;
     case O_TLS:
@@ -172,9 +192,11 @@ int st_cli_cmd_connect(struct st_cli *cli, int argc, char **argv)
         return st_cli_usage(cli, "unexpected operand '%s'", argv[first]);
     if (a.host == NULL || a.port == 0)
         return st_cli_usage(cli, "--host and --port are required");
-    if (a.cfg.key_label == NULL)
-        return st_cli_usage(cli, "--key LABEL is required (the card's client key)");
-    if (a.cfg.ca_label == NULL && a.cfg.ca_file == NULL)
+    if (a.cfg.key_label == NULL && a.cfg.psk_label == NULL)
+        return st_cli_usage(cli, "--key LABEL is required (the card's client key), or --psk LABEL");
+    if (a.cfg.key_label == NULL && a.cfg.cert_label != NULL)
+        return st_cli_usage(cli, "--cert needs --key");
+    if (a.cfg.ca_label == NULL && a.cfg.ca_file == NULL && a.cfg.psk_label == NULL)
         return st_cli_usage(cli, "a trust anchor is required: --ca LABEL or --ca-file PEM");
     if (a.udp) {
         if (a.have_tls && a.cfg.version != ST_DTLS_1_2)
@@ -204,13 +226,14 @@ int st_cli_cmd_connect(struct st_cli *cli, int argc, char **argv)
         fprintf(stderr,
                 "simtrust: connect: %s %s with %s:%lu\n"
                 "simtrust: connect: handshake: %llu APDUs (%llu bytes out, %llu in), %llu card "
-                "operations (%llu signatures, %llu ECDH, %llu key generations), %.1f ms; "
-                "process total %llu APDUs\n",
+                "operations (%llu signatures, %llu ECDH, %llu key generations, %llu PRF, "
+                "%llu HKDF), %.1f ms; process total %llu APDUs\n",
                 st_tls_protocol(conn), st_tls_cipher(conn), a.host, a.port,
                 (unsigned long long)hs.apdus, (unsigned long long)hs.bytes_out,
                 (unsigned long long)hs.bytes_in, (unsigned long long)hs.card_ops,
                 (unsigned long long)hs.signs, (unsigned long long)hs.dhs,
-                (unsigned long long)hs.keygens, hs.handshake_ms, (unsigned long long)total.apdus);
+                (unsigned long long)hs.keygens, (unsigned long long)hs.prfs,
+                (unsigned long long)hs.hkdfs, hs.handshake_ms, (unsigned long long)total.apdus);
     if (cli->g.json) {
         json_t *o = st_cli_json(cli);
         json_object_set_new(o, "protocol", json_string(st_tls_protocol(conn)));
@@ -223,6 +246,8 @@ int st_cli_cmd_connect(struct st_cli *cli, int argc, char **argv)
         json_object_set_new(h, "signs", json_integer((json_int_t)hs.signs));
         json_object_set_new(h, "dhs", json_integer((json_int_t)hs.dhs));
         json_object_set_new(h, "keygens", json_integer((json_int_t)hs.keygens));
+        json_object_set_new(h, "prfs", json_integer((json_int_t)hs.prfs));
+        json_object_set_new(h, "hkdfs", json_integer((json_int_t)hs.hkdfs));
         json_object_set_new(h, "ms", json_real(hs.handshake_ms));
         json_object_set_new(o, "handshake", h);
         json_object_set_new(o, "process_apdus", json_integer((json_int_t)total.apdus));
