@@ -164,27 +164,7 @@ neg-ca)      # a server certificate from a CA that is not the card's trust ancho
     s_client cli.log -connect "127.0.0.1:$PORT" -tls1_3
     expect_fail cli.log "unable to get local issuer certificate" ;;
 neg-expired)
-    SRV=srvold; key srvold.key
-    $O req -new -key srvold.key -subj /CN=localhost -out srvold.csr
-    printf 'subjectAltName=DNS:localhost\n' > srvold.ext
-    # an already expired certificate: openssl ca with explicit dates
-    mkdir -p db; : > db/index.txt; echo 01 > db/serial
-    cat > ca.cnf <<CNF
-[ca]
-default_ca = c
-[c]
-database = $T/db/index.txt
-serial = $T/db/serial
-new_certs_dir = $T/db
-default_md = sha256
-policy = p
-copy_extensions = none
-[p]
-commonName = supplied
-CNF
-    $O ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in srvold.csr -out srvold.pem \
-        -startdate 20200101000000Z -enddate 20200201000000Z -extfile srvold.ext \
-        > ca.log 2>&1 || fail "cannot issue an expired certificate"
+    SRV=srvold; st_issue_expired srvold
     start_card; s_server srv.log -tls1_3
     s_client cli.log -connect "127.0.0.1:$PORT" -tls1_3
     expect_fail cli.log "certificate has expired" ;;

@@ -5,6 +5,7 @@
 #
 #   st_make_pki SERVER_SAN   CAs ca and otherca; srv (CN localhost, SERVER_SAN),
 #                            cli (device-0001), nosign (device-0002), valid 30 days
+#   st_issue_expired NAME    a server certificate that expired in 2020
 #   st_make_card LOG         card.img with private keys client (01), nosign (03,
 #                            no sign function), ecdhe (04, volatile), peer slot 05,
 #                            files client-cert (02), ca (03), nosign-cert (04)
@@ -56,4 +57,29 @@ st_make_card() {
 JSON
     "$CARD" personalise --profile profile.json --image card.img --delivery delivery.json \
         2>"$1" || fail "personalise"
+}
+
+# st_issue_expired NAME: a server certificate (CN localhost) signed by ca that
+# expired in 2020, for the "expired certificate" negative tests.
+st_issue_expired() {
+    key "$1.key"
+    openssl req -new -key "$1.key" -subj /CN=localhost -out "$1.csr"
+    printf 'subjectAltName=DNS:localhost\n' > "$1.ext"
+    mkdir -p db; : > db/index.txt; echo 01 > db/serial
+    cat > ca.cnf <<CNF
+[ca]
+default_ca = c
+[c]
+database = $PWD/db/index.txt
+serial = $PWD/db/serial
+new_certs_dir = $PWD/db
+default_md = sha256
+policy = p
+copy_extensions = none
+[p]
+commonName = supplied
+CNF
+    openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in "$1.csr" -out "$1.pem" \
+        -startdate 20200101000000Z -enddate 20200201000000Z -extfile "$1.ext" \
+        > ca.log 2>&1 || fail "cannot issue an expired certificate"
 }

@@ -214,26 +214,7 @@ neg-ca)
     start_card; s_server -tls1_3; connect 1.3; RC=$?
     expect_fail "not issued by the trust anchor" 1 ;;
 neg-expired)
-    SRV=srvold; key srvold.key
-    $O req -new -key srvold.key -subj /CN=localhost -out srvold.csr
-    printf 'subjectAltName=DNS:localhost\n' > srvold.ext
-    mkdir -p db; : > db/index.txt; echo 01 > db/serial
-    cat > ca.cnf <<CNF
-[ca]
-default_ca = c
-[c]
-database = $T/db/index.txt
-serial = $T/db/serial
-new_certs_dir = $T/db
-default_md = sha256
-policy = p
-copy_extensions = none
-[p]
-commonName = supplied
-CNF
-    $O ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in srvold.csr -out srvold.pem \
-        -startdate 20200101000000Z -enddate 20200201000000Z -extfile srvold.ext \
-        > ca.log 2>&1 || fail "cannot issue an expired certificate"
+    SRV=srvold; st_issue_expired srvold
     start_card; s_server -tls1_3; connect 1.3; RC=$?
     expect_fail "server certificate rejected: certificate has expired" 1 ;;
 neg-name)
