@@ -8,6 +8,7 @@
 # or the TLS 1.3 early secret (COMPUTE HKDF 4A extract with the secret object as IKM).
 # IoT.04 I1-I3, I9 (no command reads or carries the PSK: case scan), J1-J5, F5, F6, K1.
 set -u
+ST_TESTS=$(cd "$(dirname "$0")/.." && pwd)
 CARD=$1 CLIENT=$2 CASE=$3
 T=$(mktemp -d "${TMPDIR:-/tmp}/st-psk.XXXXXX")
 PIDS=""
@@ -32,24 +33,9 @@ wait_port() { # port [udp]
     done
 }
 
-PSK=$($O rand -hex 32)
 ID=device-0001
-cat > profile.json <<JSON
-{
-  "iccid": "89882280000000000017",
-  "private_keys": [
-    {"id": "04", "label": "ecdhe", "type": "p256-volatile", "functions": ["keygen", "key_agreement"]}
-  ],
-  "public_keys": [
-    {"id": "05", "label": "peer", "type": "p256-volatile", "access": ["read", "update"]}
-  ],
-  "secret_keys": [
-    {"id": "10", "label": "psk1", "hex": "$PSK", "identity": "$ID", "identity_file_id": "11"}
-  ]
-}
-JSON
-"$CARD" personalise --profile profile.json --image card.img --delivery delivery.json \
-    2>card-personalise.log || fail "personalise"
+. "$ST_TESTS/support/tls_pki.sh"
+st_make_psk_card "$ID" card-personalise.log
 "$CARD" serve --image card.img --tcp 127.0.0.1:0 --trace trace.txt > card.out 2>card.log &
 PIDS="$PIDS $!"
 i=0

@@ -6,6 +6,7 @@
 #   st_make_pki SERVER_SAN   CAs ca and otherca; srv (CN localhost, SERVER_SAN),
 #                            cli (device-0001), nosign (device-0002), valid 30 days
 #   st_issue_expired NAME    a server certificate that expired in 2020
+#   st_make_psk_card ID LOG  card.img with PSK "psk1" (identity ID, file 11); sets PSK
 #   st_make_card LOG         card.img with private keys client (01), nosign (03,
 #                            no sign function), ecdhe (04, volatile), peer slot 05,
 #                            files client-cert (02), ca (03), nosign-cert (04)
@@ -82,4 +83,28 @@ CNF
     openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in "$1.csr" -out "$1.pem" \
         -startdate 20200101000000Z -enddate 20200201000000Z -extfile "$1.ext" \
         > ca.log 2>&1 || fail "cannot issue an expired certificate"
+}
+
+# st_make_psk_card ID LOG: card.img (replacing any) with a random 32-byte PSK
+# "psk1" (secret 10) whose identity ID is in file 11, plus the volatile ecdhe
+# (04) and peer (05) slots for (EC)DHE-PSK; sets PSK to the key's hex.
+st_make_psk_card() {
+    PSK=$(openssl rand -hex 32)
+    cat > profile.json <<JSON
+{
+  "iccid": "89882280000000000017",
+  "private_keys": [
+    {"id": "04", "label": "ecdhe", "type": "p256-volatile", "functions": ["keygen", "key_agreement"]}
+  ],
+  "public_keys": [
+    {"id": "05", "label": "peer", "type": "p256-volatile", "access": ["read", "update"]}
+  ],
+  "secret_keys": [
+    {"id": "10", "label": "psk1", "hex": "$PSK", "identity": "$1", "identity_file_id": "11"}
+  ]
+}
+JSON
+    rm -f card.img delivery.json
+    "$CARD" personalise --profile profile.json --image card.img --delivery delivery.json \
+        2>"$2" || fail "personalise"
 }

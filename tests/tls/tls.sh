@@ -122,27 +122,7 @@ expect_fail() { # message-pattern exit-code
 
 # PSK: a card with the secret key psk1 (32 random bytes) and its identity (file psk1), the
 # ECDHE key pair slot and the peer slot; s_server knows the PSK (it is the peer).
-psk_card() {
-    PSK=$($O rand -hex 32)
-    PSKID=device-0001-psk
-    cat > profile.json <<JSON
-{
-  "iccid": "89882280000000000017",
-  "private_keys": [
-    {"id": "04", "label": "ecdhe", "type": "p256-volatile", "functions": ["keygen", "key_agreement"]}
-  ],
-  "public_keys": [
-    {"id": "05", "label": "peer", "type": "p256-volatile", "access": ["read", "update"]}
-  ],
-  "secret_keys": [
-    {"id": "10", "label": "psk1", "hex": "$PSK", "identity": "$PSKID", "identity_file_id": "11"}
-  ]
-}
-JSON
-    rm -f card.img delivery.json  # replaces the certificate card of st_make_card
-    "$CARD" personalise --profile profile.json --image card.img --delivery delivery.json \
-        2>personalise.err || fail "personalise"
-}
+psk_card() { PSKID=device-0001-psk; st_make_psk_card "$PSKID" personalise.err; }
 psk_server() { # options for s_server
     PORT=$(free_port)
     $O s_server -accept "127.0.0.1:$PORT" -naccept 1 -nocert -psk "$PSK" \
