@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -331,6 +332,40 @@ static void test_stats_and_trace(void **state)
     assert_int_equal(s->bytes_out, 2 + 70);
 }
 
+/* The latency model accounts per APDU, per byte and per operation (issue 2 §9),
+ * and the trace log has the reference traces' line format. */
+static void test_latency_and_trace(void **state)
+{
+    (void)state;
+    static struct st_card_state s;
+    struct st_card_config cfg = {0};
+    char err[128], line[256];
+    make_state(&s);
+    cfg.latency.per_apdu_us = 1000;
+    cfg.latency.per_byte_us = 10;
+    cfg.latency.random_us = 5000;
+    cfg.trace = tmpfile();
+    assert_non_null(cfg.trace);
+    st_card *own = st_card_new(&cfg, &s, err, sizeof(err));
+    assert_non_null(own);
+    st_card *saved = card;
+    card = own;
+    expect_sw("00A4040007A0000005590010", 0x9000); /* 12 + 2 bytes */
+    struct rsp r = send_hex("8084000008");          /* 5 + 10 bytes, one RANDOM op */
+    assert_int_equal(r.sw, 0x9000);
+    const struct st_card_stats *st = st_card_stats(card);
+    assert_int_equal(st->ops[ST_OP_RANDOM], 1);
+    assert_int_equal(st->estimated_us, 2 * 1000 + 10 * (14 + 15) + 5000);
+    rewind(cfg.trace);
+    assert_non_null(fgets(line, sizeof(line), cfg.trace));
+    assert_string_equal(line, "#1 APDU 00A4040007A0000005590010 -> 9000\n");
+    assert_non_null(fgets(line, sizeof(line), cfg.trace));
+    assert_memory_equal(line, "#2 APDU 8084000008 -> ", 22);
+    card = saved;
+    st_card_free(own);
+    fclose(cfg.trace);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +381,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_t0_style_get_response, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_and_trace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_latency_and_trace, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
