@@ -13,6 +13,7 @@ PACKAGES=(
   libpcsclite-dev pcscd vsmartcard-vpcd opensc pcsc-tools
   libcmocka-dev
   gnutls-bin curl
+  libmicrohttpd-dev libcurl4-openssl-dev stunnel4
 )
 
 missing=()
