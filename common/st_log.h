@@ -1,6 +1,7 @@
 /*
  * Logging for simtrust programs: one line per event on stderr,
- * "2026-11-28T00:00:00Z simtrust-card[1234] warn: <message>".
+ * "2026-11-28T00:00:00Z simtrust-card[1234] warn: <message>" (or JSON lines,
+ * st_log_set_json).
  * Never pass secret values to these functions.
  */
 #ifndef SIMTRUST_COMMON_LOG_H
@@ -11,6 +12,10 @@ enum st_log_level { ST_LOG_ERROR = 0, ST_LOG_WARN, ST_LOG_INFO, ST_LOG_DEBUG };
 /* Sets the program name shown in each line and the most verbose level shown. */
 void st_log_init(const char *prog, enum st_log_level level);
 void st_log_set_level(enum st_log_level level);
+/* JSON lines instead of text (on != 0): one object per line,
+ * {"time":"2026-11-28T00:00:00Z","prog":"simtrust-gateway","pid":1234,
+ *  "level":"warn","msg":"<message>"}; the message is JSON-escaped. */
+void st_log_set_json(int on);
 /* Parses "error", "warn", "info", "debug"; returns -1 if unknown. */
 int st_log_parse_level(const char *name);
 
