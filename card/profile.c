@@ -575,10 +575,61 @@ out:
     return rc;
 }
 
+/*
+ * "issue": {"key_id", "ca_cert", "ca_key", "subject_cn", "days"}: the factory
+ * certifies a key pair of this card (generated inside it) with the group CA.
+ */
+static int issue_cert(struct pctx *c, json_t *issue, uint8_t *content, size_t *n)
+{
+    static const char *const fields[] = {"key_id", "ca_cert", "ca_key", "subject_cn", "days",
+                                         "comment", NULL};
+    if (!json_is_object(issue))
+        return fail(c, "issue", "must be an object");
+    const char *key;
+    json_t *v;
+    json_object_foreach(issue, key, v)
+    {
+        size_t i = 0;
+        while (fields[i] != NULL && strcmp(fields[i], key) != 0)
+            i++;
+        if (fields[i] == NULL) {
+            char q[48];
+            quote(key, strlen(key), q);
+            return fail(c, "issue", "unknown field \"%s\"", q);
+        }
+    }
+    uint8_t id[ST_ID_MAX];
+    uint8_t id_len = 0;
+    if (id_field(c, issue, "key_id", true, id, &id_len) < 0)
+        return -1;
+    const char *ca_cert, *ca_key, *cn;
+    size_t l1, l2, l3;
+    if (req_string(c, issue, "ca_cert", &ca_cert, &l1) != 1 ||
+        req_string(c, issue, "ca_key", &ca_key, &l2) != 1 ||
+        req_string(c, issue, "subject_cn", &cn, &l3) != 1)
+        return -1;
+    if (strlen(ca_cert) != l1 || strlen(ca_key) != l2)
+        return fail(c, "issue", "bad path");
+    if (l3 == 0 || l3 > 64 || strlen(cn) != l3)
+        return fail(c, "issue.subject_cn", "must be 1 to 64 characters");
+    long days = 365;
+    json_t *d = json_object_get(issue, "days");
+    if (d != NULL) {
+        if (!json_is_integer(d) || json_integer_value(d) < 1 || json_integer_value(d) > 36500)
+            return fail(c, "issue.days", "must be an integer from 1 to 36500");
+        days = (long)json_integer_value(d);
+    }
+    char why[300];
+    if (st_profile_issue_cert(c->s, id, id_len, c->base_dir, ca_cert, ca_key, cn, (int)days,
+                              content, ST_FILE_MAX, n, why, sizeof(why)) != 0)
+        return fail(c, "issue", "%s", why);
+    return 0;
+}
+
 static int build_file(struct pctx *c, json_t *obj)
 {
-    static const char *const fields[] = {"id",       "label",    "usage", "access", "pem",
-                                         "pem_file", "der_file", "hex",   "size",   NULL};
+    static const char *const fields[] = {"id",  "label", "usage", "access", "pem", "pem_file",
+                                         "der_file", "hex", "size", "issue", NULL};
     static const char *const sources[] = {"pem", "pem_file", "der_file", "hex", NULL};
     struct ref r;
     struct source src;
@@ -601,6 +652,15 @@ static int build_file(struct pctx *c, json_t *obj)
     }
     if (get_source(c, obj, sources, &src) < 0)
         return -1;
+    json_t *issue = json_object_get(obj, "issue");
+    if (issue != NULL && src.field != NULL) {
+        fail(c, "issue", "cannot be combined with \"%s\"", src.field);
+        goto out;
+    }
+    if (issue != NULL && usage != ST_FILE_CERTIFICATE) {
+        fail(c, "issue", "needs \"usage\": \"certificate\"");
+        goto out;
+    }
 
     struct st_object *o = add_object(c, ST_OBJ_FILE, &r, "id", c->where);
     if (o == NULL)
@@ -611,7 +671,10 @@ static int build_file(struct pctx *c, json_t *obj)
     size_t n = 0;
     char why[200];
     bool cert = usage == ST_FILE_CERTIFICATE;
-    if (src.field == NULL) {
+    if (issue != NULL) {
+        if (issue_cert(c, issue, content, &n) != 0)
+            goto out;
+    } else if (src.field == NULL) {
         n = 0;
     } else if (strcmp(src.field, "pem") == 0 || strcmp(src.field, "pem_file") == 0) {
         /* Certificates are stored as DER (E3: X.509 as plain binary files). */

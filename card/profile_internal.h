@@ -34,4 +34,17 @@ int st_profile_pem_to_der(const uint8_t *text, size_t len, const char *want, uin
 /* True when der is one or more DER X.509 certificates back to back, nothing else. */
 bool st_profile_der_is_certs(const uint8_t *der, size_t len);
 
+/*
+ * "issue" of a certificate file: certifies the public half of private key
+ * key_id (already built, e.g. generated in the card) with the CA in
+ * ca_cert/ca_key (PEM files, relative to base_dir), subject CN=subject_cn,
+ * valid for days, as a client certificate. DER into out[cap]. 0, or -1 with
+ * a reason.
+ */
+struct st_card_state;
+int st_profile_issue_cert(struct st_card_state *s, const uint8_t *key_id, size_t key_id_len,
+                          const char *base_dir, const char *ca_cert_path, const char *ca_key_path,
+                          const char *subject_cn, int days, uint8_t *out, size_t cap,
+                          size_t *out_len, char *why, size_t why_len);
+
 #endif

@@ -7,3 +7,11 @@ endif()
 
 st_add_unit_test(test_gw_config ${CMAKE_CURRENT_SOURCE_DIR}/gateway/test_gw_config.c
                  LIBS simtrust_gw LABELS gateway)
+
+# The card's "issue" profile entry the factory uses (card/profile_issue.c).
+if(TARGET simtrust-card)
+  add_test(NAME test_card_profile_issue
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/card/test_profile_issue.sh
+                   $<TARGET_FILE:simtrust-card>)
+  set_tests_properties(test_card_profile_issue PROPERTIES LABELS "card;cli" TIMEOUT 120)
+endif()
