@@ -122,7 +122,7 @@ static int usage(const char *fmt, const char *a)
     fprintf(stderr, "simtrust-factory: ");
     fprintf(stderr, "%s%s\n", fmt, a != NULL ? a : "");
     fputs("Try 'simtrust-factory --help'.\n", stderr);
-    return EXIT_USAGE;
+    return -1;
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out)

@@ -15,3 +15,13 @@ if(TARGET simtrust-card)
                    $<TARGET_FILE:simtrust-card>)
   set_tests_properties(test_card_profile_issue PROPERTIES LABELS "card;cli" TIMEOUT 120)
 endif()
+
+# simtrust-factory: N=5 cards of each form, checked on the card and imported.
+if(TARGET simtrust-factory AND TARGET simtrust-card AND TARGET simtrust-cli
+   AND TARGET simtrust-registry)
+  add_test(NAME test_gw_factory
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/gateway/test_gw_factory.sh
+                   $<TARGET_FILE:simtrust-factory> $<TARGET_FILE:simtrust-card>
+                   $<TARGET_FILE:simtrust-cli> $<TARGET_FILE:simtrust-registry>)
+  set_tests_properties(test_gw_factory PROPERTIES LABELS "gateway;cli" TIMEOUT 300)
+endif()
