@@ -1,101 +1,233 @@
 #!/usr/bin/env bash
-# The main job on the embedded defaults: installs what is missing, builds,
-# then shows a simulated IoT SAFE SIM at work through real interfaces:
-#   1. factory personalisation (keys generated inside the card) and the
-#      delivery record with the public parts;
-#   2. the card as a PC/SC reader through pcscd + vpcd, driven by opensc-tool;
-#   3. the card as a cellular modem on a pseudo-terminal, driven by AT+CSIM;
-#   4. a signature made by the card over a digest, verified by OpenSSL with
-#      the public key from the delivery record.
+# The main job (issue 5): installs what is missing (scripts/setup.sh), builds
+# (scripts/build.sh), then runs GSMA IoT.04's SIM-as-root-of-trust end to end
+# on one machine, through real sockets and real interfaces:
+#   - a SIM factory personalises a batch of X.509 cards (scenario 1: key pair
+#     generated inside each card, certificate from the group CA) and a batch of
+#     batch-derived-PSK cards (scenario 5: eUK = KDF(BMK, vendor:batch:ICCID));
+#   - simtrust-gateway (the IoT server middleware) imports both batches over
+#     its REST API (Annex C.1, "file" form);
+#   - every simulated device connects with TLS 1.3, its secrets staying in its
+#     SIM, and sends a reading; the IoT server application behind the gateway
+#     prints each device's authenticated identity and data;
+#   - a device revoked over the API is refused during the handshake;
+#   - the gateway's handshake metrics.
 #
-# Usage: scripts/demo.sh [--no-build]
+# Usage: scripts/demo.sh [--no-build] [--devices N] [--build-dir DIR] [--keep]
+#   --no-build      use the existing build tree (default build/)
+#   --devices N     N cards of each kind (default 3)
+#   --build-dir DIR where the programs are (default build)
+#   --keep          keep the work directory (its path is printed)
 # Leaves nothing running; work files go to a temporary directory.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-if [ "${1:-}" != "--no-build" ]; then
+build=1 devices=3 bdir=build keep=0
+while [ $# -gt 0 ]; do
+  case $1 in
+  --no-build) build=0 ;;
+  --devices) devices=${2:?--devices N}; shift ;;
+  --build-dir) bdir=${2:?--build-dir DIR}; shift ;;
+  --keep) keep=1 ;;
+  -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "demo.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+case $devices in '' | *[!0-9]* | 0) echo "demo.sh: --devices wants a positive number" >&2; exit 2 ;; esac
+if [ $build = 1 ]; then
   scripts/setup.sh
-  scripts/build.sh build >/dev/null
+  scripts/build.sh "$bdir" >/dev/null
 fi
-card=$root/build/card/simtrust-card
+case $bdir in /*) ;; *) bdir=$root/$bdir ;; esac
+card=$bdir/card/simtrust-card
+sim=$bdir/tools/simtrust
+gateway=$bdir/gateway/simtrust-gateway
+app=$bdir/gateway/simtrust-demo-app
+factory=$bdir/factory/simtrust-factory
+for p in "$card" "$sim" "$gateway" "$app" "$factory"; do
+  [ -x "$p" ] || { echo "demo.sh: $p is missing (build first, or drop --no-build)" >&2; exit 1; }
+done
+
 work=$(mktemp -d /tmp/simtrust-demo.XXXXXX)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  if [ $keep = 1 ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+cd "$work"
 
-say() { printf '\n== %s\n' "$*"; }
-
-say "1. Personalising a card (keys generated inside the card)"
-"$card" personalise --profile examples/profiles/demo.json --image "$work/card.img" \
-  --delivery "$work/delivery.json"
-cat "$work/delivery.json"; echo
-# The public key the card generated for private key 01, from the delivery record.
-sed -n 's/.*"pem": "\(-----BEGIN PUBLIC KEY-----[^"]*\)".*/\1/p' "$work/delivery.json" |
-  head -n 1 | sed 's/\\n/\n/g' > "$work/client.pub"
-
-say "2. The card as a PC/SC reader (pcscd + vpcd)"
-if ! pcsc_scan -r >/dev/null 2>&1; then
-  pcscd --foreground >"$work/pcscd.log" 2>&1 &
-  pids+=($!)
-  sleep 1
-fi
-"$card" serve --image "$work/card.img" --vpcd >"$work/vpcd.out" 2>"$work/vpcd.log" &
-pids+=($!)
-for _ in $(seq 50); do
-  opensc-tool -r 'Virtual PCD 00 00' --atr >/dev/null 2>&1 && break
-  sleep 0.2
-done
-echo "\$ opensc-tool -r 'Virtual PCD 00 00' -s 00A4040007A0000005590010 -s 80CB000044"
-opensc-tool -r 'Virtual PCD 00 00' -s 00A4040007A0000005590010 -s 80CB000044
-kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'
-
-say "3. The card as a cellular modem (AT+CSIM on a pseudo-terminal)"
-"$card" serve --image "$work/card.img" --modem --trace "$work/trace.log" \
-  >"$work/modem.out" 2>"$work/modem.log" &
-pids+=($!)
-for _ in $(seq 50); do grep -q '^modem: ' "$work/modem.out" 2>/dev/null && break; sleep 0.1; done
-pty=$(sed -n 's/^modem: //p' "$work/modem.out")
-echo "modem on $pty"
-exec 3<>"$pty"
-stty -F "$pty" raw -echo
-at() { # sends one AT command, prints the reply lines up to OK/ERROR
-  printf '%s\r' "$1" >&3
-  local line out=""
-  while IFS= read -r -t 5 line <&3; do
-    line=${line%$'\r'}
-    [ -z "$line" ] && continue
-    out+="$line"$'\n'
-    case $line in OK|ERROR|+CME\ ERROR*) break ;; esac
+step=0
+say() { step=$((step + 1)); printf '\n== %d. %s\n' "$step" "$*"; }
+die() { echo "demo.sh: $*" >&2; for f in gateway.err app.err; do [ -s "$f" ] && tail -n 20 "$f" >&2; done; exit 1; }
+wait_line() { # wait_line FILE PATTERN PID
+  for _ in $(seq 100); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || return 1
+    sleep 0.1
   done
-  printf '%s' "$out"
+  return 1
 }
-at ATE0 >/dev/null
-digest=$(printf 'hello from the demo' | openssl dgst -sha256 -binary | od -An -tx1 | tr -d ' \n')
-for cmd in 'ATI' 'AT+CSIM=24,"01A4040007A0000005590010"' \
-           'AT+CSIM=36,"812A00010D840101A1010391020001920104"' \
-           "AT+CSIM=78,\"812B8001229E20${digest^^}\"" 'AT+CSIM=10,"01C0000043"'; do
-  echo "> $cmd"
-  reply=$(at "$cmd")
-  printf '%s\n' "$reply" | sed 's/^/< /'
-done
-sig=$(printf '%s' "$reply" | sed -n 's/^+CSIM: [0-9]*,"33\(00\)\?40\(.*\)9000"$/\2/p')
-exec 3>&-
 
-say "4. Verifying the card's signature with OpenSSL"
-if [ ${#sig} -ne 128 ]; then
-  echo "unexpected signature reply: $reply" >&2
-  exit 1
+say "PKI: a group CA for the X.509 devices, a server CA and the gateway's certificate"
+ossl() { openssl "$@" >/dev/null 2>&1 || die "openssl $1 failed"; }
+ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout meters-ca.key \
+  -out meters-ca.pem -subj "/O=Acme Metering/CN=meters group CA" -days 30
+ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server-ca.key \
+  -out server-ca.pem -subj "/O=Acme IoT/CN=server CA" -days 30
+ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout gw.key -out gw.csr \
+  -subj "/O=Acme IoT/CN=localhost"
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >gw.ext
+ossl x509 -req -in gw.csr -CA server-ca.pem -CAkey server-ca.key -CAcreateserial -days 30 \
+  -extfile gw.ext -out gw.pem
+chmod 600 ./*.key
+echo "meters-ca.pem: $(openssl x509 -in meters-ca.pem -noout -subject)"
+echo "gw.pem:        $(openssl x509 -in gw.pem -noout -subject) (localhost, 127.0.0.1)"
+
+say "Secrets: the registry's key-encryption key and the batch master key (mode 0600)"
+umask 077
+openssl rand -hex 32 >kek
+openssl rand -hex 32 >bmk
+token=$(openssl rand -hex 24)
+printf '# sha256(token) tenant roles\n%s acme admin\n' \
+  "$(printf '%s' "$token" | openssl dgst -sha256 -r | cut -d' ' -f1)" >tokens
+umask 022
+ls -l kek bmk tokens | awk '{print $1, $NF}'
+
+say "The IoT server application (simtrust-demo-app: trusts only the gateway's PROXY v2 header)"
+"$app" --listen 127.0.0.1:0 --ack >app.out 2>app.err &
+pids+=($!)
+wait_line app.out "listening on" "${pids[-1]}" || die "the demo app did not start"
+app_addr=$(sed -n 's/^simtrust-demo-app: listening on //p' app.out)
+echo "simtrust-demo-app: listening on $app_addr"
+
+say "simtrust-gateway (TLS 1.3 for devices, HTTPS API, Prometheus metrics)"
+cat >gateway.conf <<EOF
+# simtrust-gateway demo configuration (docs/gateway.md)
+tls_listen = 127.0.0.1:0
+backend = $app_addr
+api_listen = 127.0.0.1:0
+api_tokens = $work/tokens
+metrics_listen = 127.0.0.1:0
+registry = $work/registry.db
+kek_file = $work/kek
+server_cert = $work/gw.pem
+server_key = $work/gw.key
+handshake_timeout = 30s
+workers = 2
+EOF
+"$gateway" --config gateway.conf >gateway.out 2>gateway.err &
+pids+=($!)
+gw_pid=${pids[-1]}
+wait_line gateway.out "^simtrust-gateway: tls=" "$gw_pid" || die "the gateway did not start"
+cat gateway.out
+tls_port=$(sed -n 's/.* tls=[^ ]*:\([0-9]*\) .*/\1/p' gateway.out)
+api_port=$(sed -n 's/.* api=[^ ]*:\([0-9]*\) .*/\1/p' gateway.out)
+met_port=$(sed -n 's/.* metrics=[^ ]*:\([0-9]*\).*/\1/p' gateway.out)
+api="https://localhost:$api_port"
+call() { # call METHOD PATH [curl args...]: prints the body, fails on HTTP >= 400
+  local m=$1 p=$2
+  shift 2
+  curl -sS --fail-with-body --cacert server-ca.pem -H "Authorization: Bearer $token" \
+    -X "$m" "$@" "$api$p"
+}
+
+compact() { # one-line JSON summary of a response (fields given, or all but PEMs)
+  python3 -c 'import json,sys
+d = json.load(sys.stdin); keep = sys.argv[1:]
+if keep: d = {k: d.get(k) for k in keep}
+elif isinstance(d, dict): d = {k: ("<pem>" if isinstance(v, str) and "-----BEGIN" in v else v) for k, v in d.items()}
+print(json.dumps(d))' "$@"
+}
+
+say "Device groups over the REST API (interface 4): meters (X.509), sensors (batch PSK)"
+python3 - <<'PY'
+import json
+ca = open("meters-ca.pem").read()
+bmk = open("bmk").read().strip()
+json.dump({"id": "meters", "auth_methods": ["x509"], "trust_anchors": ca}, open("meters.json", "w"))
+json.dump({"id": "sensors", "auth_methods": ["batch-psk"],
+           "batch": {"vendor": "acme", "batch_id": "b2026", "kdf": "hkdf-sha256", "bmk": bmk,
+                     "allowlist": True}}, open("sensors.json", "w"))
+PY
+chmod 600 sensors.json
+echo "\$ curl -X PUT $api/v1/groups/meters"
+call PUT /v1/groups/meters -H 'Content-Type: application/json' --data-binary @meters.json | compact
+echo "\$ curl -X PUT $api/v1/groups/sensors   (the BMK is sealed under the KEK at rest)"
+call PUT /v1/groups/sensors -H 'Content-Type: application/json' --data-binary @sensors.json | compact
+
+say "SIM factory: $devices X.509 cards (keys generated in the card) + $devices batch-PSK cards"
+"$factory" --group meters --count "$devices" --out meters --x509 --ca-cert meters-ca.pem \
+  --ca-key meters-ca.key --server-ca server-ca.pem --card "$card" 2>factory.err || die "factory: $(cat factory.err)"
+"$factory" --group sensors --count "$devices" --out sensors --batch --vendor acme \
+  --batch-id b2026 --bmk-file bmk --kdf hkdf-sha256 --server-ca server-ca.pem --card "$card" \
+  2>>factory.err || die "factory: $(cat factory.err)"
+
+say "Offline delivery import (Annex C.1): both batch.jsonl files into the gateway"
+for g in meters sensors; do
+  echo "\$ curl -X POST $api/v1/groups/$g/import --data-binary @$g/batch.jsonl"
+  call POST "/v1/groups/$g/import" -H 'Content-Type: application/jsonl' \
+    --data-binary "@$g/batch.jsonl" | compact
+done
+
+connect() { # connect IMAGE LINE [simtrust connect options]: one device sends one line
+  local img=$1 line=$2 port rc
+  shift 2
+  "$card" serve --image "$img" --tcp 127.0.0.1:0 </dev/null >serve.out 2>serve.err &
+  local spid=$!
+  wait_line serve.out '^tcp: ' $spid || { kill $spid 2>/dev/null; return 3; }
+  port=$(sed -n 's/^tcp: //p' serve.out)
+  set +e
+  printf '%s\n' "$line" | timeout 60 "$sim" --sim "tcp:$port" connect --host 127.0.0.1 \
+    --port "$tls_port" --servername localhost --ca ca "$@" >connect.out 2>connect.err
+  rc=$?
+  set -e
+  kill $spid 2>/dev/null || true
+  wait $spid 2>/dev/null || true
+  return $rc
+}
+
+say "Devices connect through their SIM: TLS 1.3 mutual ECDSA (scenario 1), TLS 1.3 PSK-DHE (scenario 5)"
+i=0
+for img in meters/*.img sensors/*.img; do
+  i=$((i + 1))
+  iccid=$(basename "$img" .img)
+  case $img in
+  meters/*) kind=x509 opts=(--key client) reading="temperature=$((18 + i)).5C" ;;
+  *) kind=batch-psk opts=(--psk psk --tls 1.3) reading="humidity=$((40 + i))%" ;;
+  esac
+  if connect "$img" "$reading" "${opts[@]}"; then
+    echo "device $iccid ($kind): sent '$reading', gateway answered: $(tr '\n' ' ' <connect.out)"
+  else
+    die "device $iccid ($kind) failed: $(cat connect.err)"
+  fi
+done
+sleep 0.3
+
+say "What the IoT server application received (identity from the gateway, not from the device)"
+grep '^device=' app.out
+
+say "Revoking one device over the API; it is refused during the handshake"
+victim=$(basename "$(ls meters/*.img | head -1)" .img)
+echo "\$ curl -X PATCH $api/v1/devices/$victim -d '{\"state\":\"revoked\"}'"
+call PATCH "/v1/devices/$victim" -H 'Content-Type: application/merge-patch+json' \
+  --data-binary '{"state":"revoked"}' | compact id group state
+before=$(grep -c "^device=$victim " app.out || true)
+if connect "meters/$victim.img" "this must not arrive" --key client; then
+  die "the revoked device $victim was accepted"
 fi
-printf 'asn1=SEQUENCE:sig\n[sig]\nr=INTEGER:0x%s\ns=INTEGER:0x%s\n' "${sig:0:64}" "${sig:64:64}" \
-  >"$work/sig.cnf"
-openssl asn1parse -genconf "$work/sig.cnf" -out "$work/sig.der" -noout
-printf 'hello from the demo' | openssl dgst -sha256 -verify "$work/client.pub" \
-  -signature "$work/sig.der"
+after=$(grep -c "^device=$victim " app.out || true)
+[ "$before" = "$after" ] || die "data of the revoked device reached the application"
+echo "device $victim: refused ($(head -n 1 connect.err))"
+grep -i "refus\|revok" gateway.err | tail -n 1 || true
+
+say "Metrics (Prometheus, http://127.0.0.1:$met_port/metrics)"
+curl -sS "http://127.0.0.1:$met_port/metrics" | grep '^simtrust_gw_handshakes_total' || true
+
+say "Stopping (SIGTERM: graceful)"
+kill -TERM "$gw_pid"
+wait "$gw_pid" && echo "simtrust-gateway exited 0" || echo "simtrust-gateway exited $?"
 echo
-echo "APDU trace of the modem session:"
-cat "$work/trace.log"
-say "Demo complete: the private key never left the simulated SIM."
+echo "Done: $((2 * devices)) devices authenticated by their SIM, one revoked device refused."
