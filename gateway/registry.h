@@ -120,6 +120,23 @@ struct st_reg_ops {
     int (*allow_remove)(struct st_reg *r, const char *tenant, const char *group,
                         const char *iccid);
     int (*allow_has)(struct st_reg *r, const char *tenant, const char *group, const char *iccid);
+
+    /* Listings for the REST API (paging by offset/limit, *total = all rows
+     * matching, regardless of the page). Listings never open sealed secrets:
+     * bmk_len/psk_len are 0 in the records passed to cb. */
+    /* Groups of a tenant ordered by id. */
+    int (*group_list)(struct st_reg *r, const char *tenant, int64_t offset, int64_t limit,
+                      int (*cb)(void *arg, const struct st_reg_group *g), void *arg,
+                      int64_t *total);
+    /* Devices of one group of a tenant ordered by id. */
+    int (*device_list_group)(struct st_reg *r, const char *tenant, const char *group,
+                             int64_t offset, int64_t limit,
+                             int (*cb)(void *arg, const struct st_reg_device *d), void *arg,
+                             int64_t *total);
+    /* ICCIDs on a group's allow-list in ascending order. */
+    int (*allow_list)(struct st_reg *r, const char *tenant, const char *group, int64_t offset,
+                      int64_t limit, int (*cb)(void *arg, const char *iccid), void *arg,
+                      int64_t *total);
 };
 
 struct st_reg {
@@ -163,6 +180,12 @@ static inline void st_reg_close(struct st_reg *r)
 #define st_reg_allow_add(r, t, g, i) ((r)->ops->allow_add((r), (t), (g), (i)))
 #define st_reg_allow_remove(r, t, g, i) ((r)->ops->allow_remove((r), (t), (g), (i)))
 #define st_reg_allow_has(r, t, g, i) ((r)->ops->allow_has((r), (t), (g), (i)))
+#define st_reg_group_list(r, t, o, l, cb, a, tot) \
+    ((r)->ops->group_list((r), (t), (o), (l), (cb), (a), (tot)))
+#define st_reg_device_list_group(r, t, g, o, l, cb, a, tot) \
+    ((r)->ops->device_list_group((r), (t), (g), (o), (l), (cb), (a), (tot)))
+#define st_reg_allow_list(r, t, g, o, l, cb, a, tot) \
+    ((r)->ops->allow_list((r), (t), (g), (o), (l), (cb), (a), (tot)))
 
 /* Frees heap fields and wipes the key material of a record (reusable after). */
 void st_reg_group_clear(struct st_reg_group *g);

@@ -20,6 +20,7 @@ enum stmt_id {
     S_DEV_VER, S_DEV_INS, S_DEV_UPD, S_DEV_GET, S_DEV_PSK, S_DEV_SPKI, S_DEV_STATE, S_DEV_DEL,
     S_DEV_LIST, S_DEV_COUNT,
     S_ALLOW_ADD, S_ALLOW_DEL, S_ALLOW_HAS,
+    S_GROUP_LIST, S_GROUP_COUNT, S_DEV_LIST_GRP, S_DEV_COUNT_GRP, S_ALLOW_LIST, S_ALLOW_COUNT,
     S_COUNT
 };
 
@@ -54,6 +55,14 @@ static const char *const k_sql[S_COUNT] = {
                     "ON CONFLICT DO NOTHING",
     [S_ALLOW_DEL] = "DELETE FROM allowlist WHERE tenant=?1 AND grp=?2 AND iccid=?3",
     [S_ALLOW_HAS] = "SELECT 1 FROM allowlist WHERE tenant=?1 AND grp=?2 AND iccid=?3",
+    [S_GROUP_LIST] = "SELECT " GRP_COLS " FROM groups WHERE tenant=?1 ORDER BY id LIMIT ?2 OFFSET ?3",
+    [S_GROUP_COUNT] = "SELECT count(*) FROM groups WHERE tenant=?1",
+    [S_DEV_LIST_GRP] = "SELECT " DEV_COLS " FROM devices WHERE tenant=?1 AND grp=?4 "
+                       "ORDER BY id LIMIT ?2 OFFSET ?3",
+    [S_DEV_COUNT_GRP] = "SELECT count(*) FROM devices WHERE tenant=?1 AND grp=?2",
+    [S_ALLOW_LIST] = "SELECT iccid FROM allowlist WHERE tenant=?1 AND grp=?4 "
+                     "ORDER BY iccid LIMIT ?2 OFFSET ?3",
+    [S_ALLOW_COUNT] = "SELECT count(*) FROM allowlist WHERE tenant=?1 AND grp=?2",
 };
 
 static const char k_schema[] =
@@ -437,7 +446,7 @@ static int sq_group_put(struct st_reg *r, struct st_reg_group *g, int64_t expect
     return rc;
 }
 
-static int read_group(struct sreg *s, sqlite3_stmt *q, struct st_reg_group *g)
+static int read_group(struct sreg *s, sqlite3_stmt *q, struct st_reg_group *g, int secrets)
 {
     int oom = 0;
     memset(g, 0, sizeof(*g));
@@ -452,7 +461,9 @@ static int read_group(struct sreg *s, sqlite3_stmt *q, struct st_reg_group *g)
     g->kdf = sqlite3_column_int(q, 6);
     g->allowlist = sqlite3_column_int(q, 8);
     g->version = sqlite3_column_int64(q, 9);
-    int rc = oom ? ST_REG_ERR : unseal(s, "bmk", g->tenant, g->id, q, 7, g->bmk, &g->bmk_len);
+    int rc = oom ? ST_REG_ERR : ST_REG_OK;
+    if (rc == ST_REG_OK && secrets)
+        rc = unseal(s, "bmk", g->tenant, g->id, q, 7, g->bmk, &g->bmk_len);
     if (rc != ST_REG_OK)
         st_reg_group_clear(g);
     return rc;
@@ -468,7 +479,7 @@ static int group_query(struct sreg *s, enum stmt_id id, const char *a, const cha
     bind_text(q, 1, a);
     bind_text(q, 2, b);
     int src = sqlite3_step(q);
-    int rc = src == SQLITE_ROW    ? read_group(s, q, g)
+    int rc = src == SQLITE_ROW    ? read_group(s, q, g, 1)
              : src == SQLITE_DONE ? ST_REG_NOTFOUND
                                   : map_rc(s, src);
     done(q);
@@ -784,6 +795,119 @@ static int sq_allow_has(struct st_reg *r, const char *t, const char *g, const ch
     return exists3(S(r), S_ALLOW_HAS, t, g, i);
 }
 
+/* ---- listings of the REST API ---- */
+
+/* count(*) of a listing with one or two text parameters. */
+static int count_rows(struct sreg *s, enum stmt_id id, const char *a, const char *b,
+                      int64_t *total)
+{
+    sqlite3_stmt *q = stmt(s, id);
+    if (q == NULL)
+        return ST_REG_ERR;
+    bind_text(q, 1, a);
+    if (b)
+        bind_text(q, 2, b);
+    int src = sqlite3_step(q);
+    int rc = ST_REG_OK;
+    if (src == SQLITE_ROW)
+        *total = sqlite3_column_int64(q, 0);
+    else
+        rc = map_rc(s, src);
+    done(q);
+    return rc;
+}
+
+/* The row callback of a listing: exactly one member set. */
+struct list_cb {
+    int (*group)(void *arg, const struct st_reg_group *g);
+    int (*device)(void *arg, const struct st_reg_device *d);
+    int (*iccid)(void *arg, const char *iccid);
+    void *arg;
+};
+
+/* Runs a page query (?1 tenant, ?2 limit, ?3 offset, ?4 group) and calls cb per row. */
+static int list_rows(struct sreg *s, enum stmt_id id, const char *tenant, const char *group,
+                     int64_t offset, int64_t limit, const struct list_cb *cb)
+{
+    int rc = ST_REG_OK;
+    sqlite3_stmt *q = stmt(s, id);
+    if (q == NULL)
+        return ST_REG_ERR;
+    bind_text(q, 1, tenant);
+    sqlite3_bind_int64(q, 2, limit);
+    sqlite3_bind_int64(q, 3, offset);
+    if (group)
+        bind_text(q, 4, group);
+    int src;
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        int stop;
+        if (cb->group) {
+            struct st_reg_group g;
+            if ((rc = read_group(s, q, &g, 0)) != ST_REG_OK)
+                break;
+            stop = cb->group(cb->arg, &g);
+            st_reg_group_clear(&g);
+        } else if (cb->device) {
+            struct st_reg_device d;
+            if ((rc = read_device(s, q, &d, 0)) != ST_REG_OK)
+                break;
+            stop = cb->device(cb->arg, &d);
+            st_reg_device_clear(&d);
+        } else {
+            char iccid[21];
+            if (copy_col(q, 0, iccid, sizeof(iccid)) != 0) {
+                set_err(s, "corrupt allow-list row");
+                rc = ST_REG_ERR;
+                break;
+            }
+            stop = cb->iccid(cb->arg, iccid);
+        }
+        if (stop)
+            break;
+    }
+    if (rc == ST_REG_OK && src != SQLITE_ROW && src != SQLITE_DONE)
+        rc = map_rc(s, src);
+    done(q);
+    return rc;
+}
+
+static int sq_group_list(struct st_reg *r, const char *tenant, int64_t offset, int64_t limit,
+                         int (*cb)(void *arg, const struct st_reg_group *g), void *arg,
+                         int64_t *total)
+{
+    struct sreg *s = S(r);
+    if (offset < 0 || limit < 0)
+        return ST_REG_EINVAL;
+    struct list_cb lc = {.group = cb, .arg = arg};
+    int rc = total ? count_rows(s, S_GROUP_COUNT, tenant, NULL, total) : ST_REG_OK;
+    return rc != ST_REG_OK ? rc : list_rows(s, S_GROUP_LIST, tenant, NULL, offset, limit, &lc);
+}
+
+static int sq_device_list_group(struct st_reg *r, const char *tenant, const char *group,
+                                int64_t offset, int64_t limit,
+                                int (*cb)(void *arg, const struct st_reg_device *d), void *arg,
+                                int64_t *total)
+{
+    struct sreg *s = S(r);
+    if (offset < 0 || limit < 0 || group == NULL)
+        return ST_REG_EINVAL;
+    struct list_cb lc = {.device = cb, .arg = arg};
+    int rc = total ? count_rows(s, S_DEV_COUNT_GRP, tenant, group, total) : ST_REG_OK;
+    return rc != ST_REG_OK ? rc : list_rows(s, S_DEV_LIST_GRP, tenant, group, offset, limit, &lc);
+}
+
+static int sq_allow_list(struct st_reg *r, const char *tenant, const char *group, int64_t offset,
+                         int64_t limit, int (*cb)(void *arg, const char *iccid), void *arg,
+                         int64_t *total)
+{
+    struct sreg *s = S(r);
+    if (offset < 0 || limit < 0 || group == NULL)
+        return ST_REG_EINVAL;
+    struct list_cb lc = {.iccid = cb, .arg = arg};
+    int rc = total ? count_rows(s, S_ALLOW_COUNT, tenant, group, total) : ST_REG_OK;
+    return rc != ST_REG_OK ? rc : list_rows(s, S_ALLOW_LIST, tenant, group, offset, limit, &lc);
+}
+
 static const struct st_reg_ops k_sqlite_ops = {
     .close = sq_close,
     .begin = sq_begin,
@@ -806,6 +930,9 @@ static const struct st_reg_ops k_sqlite_ops = {
     .allow_add = sq_allow_add,
     .allow_remove = sq_allow_remove,
     .allow_has = sq_allow_has,
+    .group_list = sq_group_list,
+    .device_list_group = sq_device_list_group,
+    .allow_list = sq_allow_list,
 };
 
 int st_reg_open_sqlite(const char *path, struct st_gw_kek *kek, int busy_ms, struct st_reg **out)
