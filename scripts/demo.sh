@@ -74,9 +74,11 @@ wait_line() { # wait_line FILE PATTERN PID
 say "PKI: a group CA for the X.509 devices, a server CA and the gateway's certificate"
 ossl() { openssl "$@" >/dev/null 2>&1 || die "openssl $1 failed"; }
 ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout meters-ca.key \
-  -out meters-ca.pem -subj "/O=Acme Metering/CN=meters group CA" -days 30
+  -out meters-ca.pem -subj "/O=Acme Metering/CN=meters group CA" -days 30 \
+  -addext "keyUsage=critical,keyCertSign,cRLSign"
 ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server-ca.key \
-  -out server-ca.pem -subj "/O=Acme IoT/CN=server CA" -days 30
+  -out server-ca.pem -subj "/O=Acme IoT/CN=server CA" -days 30 \
+  -addext "keyUsage=critical,keyCertSign,cRLSign"
 ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout gw.key -out gw.csr \
   -subj "/O=Acme IoT/CN=localhost"
 printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >gw.ext
@@ -189,6 +191,11 @@ connect() { # connect IMAGE LINE [simtrust connect options]: one device sends on
   return $rc
 }
 
+arrived() { # arrived ICCID: the application printed a line of this device
+  for _ in $(seq 30); do grep -q "^device=$1 " app.out && return 0; sleep 0.1; done
+  return 1
+}
+
 say "Devices connect through their SIM: TLS 1.3 mutual ECDSA (scenario 1), TLS 1.3 PSK-DHE (scenario 5)"
 i=0
 for img in meters/*.img sensors/*.img; do
@@ -198,8 +205,8 @@ for img in meters/*.img sensors/*.img; do
   meters/*) kind=x509 opts=(--key client) reading="temperature=$((18 + i)).5C" ;;
   *) kind=batch-psk opts=(--psk psk --tls 1.3) reading="humidity=$((40 + i))%" ;;
   esac
-  if connect "$img" "$reading" "${opts[@]}"; then
-    echo "device $iccid ($kind): sent '$reading', gateway answered: $(tr '\n' ' ' <connect.out)"
+  if connect "$img" "$reading" "${opts[@]}" && arrived "$iccid"; then
+    echo "device $iccid ($kind): sent '$reading' over TLS 1.3, the SIM holding the key"
   else
     die "device $iccid ($kind) failed: $(cat connect.err)"
   fi
@@ -215,12 +222,13 @@ echo "\$ curl -X PATCH $api/v1/devices/$victim -d '{\"state\":\"revoked\"}'"
 call PATCH "/v1/devices/$victim" -H 'Content-Type: application/merge-patch+json' \
   --data-binary '{"state":"revoked"}' | compact id group state
 before=$(grep -c "^device=$victim " app.out || true)
-if connect "meters/$victim.img" "this must not arrive" --key client; then
-  die "the revoked device $victim was accepted"
-fi
+# TLS 1.3: the client may finish its side before the server's alert arrives,
+# so the proof is that nothing reaches the application and no ack comes back.
+connect "meters/$victim.img" "this must not arrive" --key client || true
+sleep 0.3
 after=$(grep -c "^device=$victim " app.out || true)
 [ "$before" = "$after" ] || die "data of the revoked device reached the application"
-echo "device $victim: refused ($(head -n 1 connect.err))"
+echo "device $victim: refused ($(head -n 1 connect.err 2>/dev/null || echo 'connection closed by the gateway'))"
 grep -i "refus\|revok" gateway.err | tail -n 1 || true
 
 say "Metrics (Prometheus, http://127.0.0.1:$met_port/metrics)"

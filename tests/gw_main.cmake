@@ -25,3 +25,12 @@ if(TARGET simtrust-factory AND TARGET simtrust-card AND TARGET simtrust-cli
                    $<TARGET_FILE:simtrust-cli> $<TARGET_FILE:simtrust-registry>)
   set_tests_properties(test_gw_factory PROPERTIES LABELS "gateway;cli" TIMEOUT 300)
 endif()
+
+# The main job (scripts/demo.sh --no-build) against this build tree.
+if(TARGET simtrust-gateway AND TARGET simtrust-demo-app AND TARGET simtrust-factory
+   AND TARGET simtrust-card AND TARGET simtrust-cli)
+  add_test(NAME test_gw_demo
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/gateway/test_gw_demo.sh ${CMAKE_SOURCE_DIR}
+                   ${CMAKE_BINARY_DIR})
+  set_tests_properties(test_gw_demo PROPERTIES LABELS "gateway;e2e" TIMEOUT 600)
+endif()
