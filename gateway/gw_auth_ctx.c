@@ -297,8 +297,11 @@ SSL_CTX *st_gw_auth_ssl_ctx(struct st_gw_auth_ctx *a, int dtls, char *err, size_
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
     if (!dtls) {
         ok &= SSL_CTX_set_num_tickets(c, 0);
+        /* No 0-RTT: early data is never accepted (PSK sessions carry
+         * max_early_data 0). recv_max_early_data keeps its default so that a
+         * client that tries 0-RTT is rejected gracefully (its early data is
+         * skipped, the handshake goes on in 1-RTT) instead of failing. */
         ok &= SSL_CTX_set_max_early_data(c, 0);
-        ok &= SSL_CTX_set_recv_max_early_data(c, 0);
     }
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
     if (a->cert != NULL)
