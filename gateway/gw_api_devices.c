@@ -192,9 +192,9 @@ static enum MHD_Result device_delete(struct st_api_req *q, struct st_reg *r, con
     if (rc != ST_REG_OK)
         return st_api_reg_error(q, r, rc, "device");
     rc = st_reg_device_get(r, q->tenant, id, &old);
-    if (rc != ST_REG_OK)
+    if (rc != ST_REG_OK && (rc != ST_REG_NOTFOUND || !st_api_precondition(q, 0)))
         return fail_txn(q, r, rc, "device");
-    int64_t cur = old.version;
+    int64_t cur = rc == ST_REG_OK ? old.version : 0;
     st_reg_device_clear(&old);
     if (st_api_precondition(q, cur)) {
         st_reg_rollback(r);

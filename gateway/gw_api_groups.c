@@ -170,9 +170,9 @@ static enum MHD_Result group_delete(struct st_api_req *q, struct st_reg *r, cons
     if (rc != ST_REG_OK)
         return st_api_reg_error(q, r, rc, "group");
     rc = st_reg_group_get(r, q->tenant, id, &old);
-    if (rc != ST_REG_OK)
+    if (rc != ST_REG_OK && (rc != ST_REG_NOTFOUND || !st_api_precondition(q, 0)))
         return fail_txn(q, r, rc, "group");
-    int64_t cur = old.version;
+    int64_t cur = rc == ST_REG_OK ? old.version : 0;
     st_reg_group_clear(&old);
     if (st_api_precondition(q, cur)) {
         st_reg_rollback(r);
@@ -358,7 +358,7 @@ enum MHD_Result st_api_certificates(struct st_api_req *q)
     struct st_reg *r = st_api_reg(q);
     const char *group = q->seg[2], *csr, *device_id;
     size_t csr_len;
-    char err[256], ca_dir[ST_GW_PATH_MAX], etag[32] = "";
+    char err[256], ca_dir[ST_GW_PATH_MAX], etag[32] = "", dev_buf[ST_REG_ID_MAX + 1];
     int days, ok;
     struct st_reg_group g;
     if (r == NULL)
@@ -369,6 +369,10 @@ enum MHD_Result st_api_certificates(struct st_api_req *q)
     if (st_gw_json_csr_request(in, &csr, &csr_len, &device_id, err, sizeof(err)) != 0) {
         json_decref(in);
         return st_api_error(q, 400, "invalid", "%s", err);
+    }
+    if (device_id) { /* outlives the document */
+        snprintf(dev_buf, sizeof(dev_buf), "%s", device_id);
+        device_id = dev_buf;
     }
     int rc = st_reg_group_get(r, q->tenant, group, &g);
     st_reg_group_clear(&g);
