@@ -252,9 +252,13 @@ int st_gw_psk_resolve_ct(struct st_reg *r, const uint8_t decoy_secret[32],
         int prc = st_gw_batch_parse(identity, len, &bid);
         reason = resolve_batch(r, decoy_secret, identity, len, prc == ST_GW_BATCH_OK ? &bid : NULL,
                                key, key_len, res, &opened);
-        /* The same identity may still be a stored per-device one: looked up
-         * on every path, used only when the batch path did not know it. */
-        int rd = resolve_device(r, identity, len, k2, &k2_len, &r2, &opened);
+        /* A valid batch identity is never a stored one (the registry refuses
+         * that syntax for stored PSKs), so it costs one lookup path only. An
+         * identity with two ':' that is not a valid batch identity may still
+         * be a stored one: looked up on every such path. */
+        int rd = prc == ST_GW_BATCH_OK ? ST_GW_AUTH_UNKNOWN_IDENTITY
+                                       : resolve_device(r, identity, len, k2, &k2_len, &r2,
+                                                        &opened);
         if ((reason == ST_GW_AUTH_UNKNOWN_IDENTITY || reason == ST_GW_AUTH_BAD_BATCH_ID) &&
             rd != ST_GW_AUTH_UNKNOWN_IDENTITY) {
             reason = rd;

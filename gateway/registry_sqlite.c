@@ -556,6 +556,11 @@ static int device_ok(const struct st_reg_device *d)
     if (pl == sizeof(d->psk_identity) || d->psk_len > ST_REG_KEY_MAX ||
         (d->psk_len > 0 && pl == 0))
         return 0;
+    /* The scenario 5 syntax <vendor>:<batch>:<ICCID> is reserved for
+     * batch-derived keys: the handshake path then needs one lookup, not two. */
+    struct st_gw_batch_id bid;
+    if (pl > 0 && st_gw_batch_parse((const uint8_t *)d->psk_identity, pl, &bid) == ST_GW_BATCH_OK)
+        return 0;
     return 1;
 }
 

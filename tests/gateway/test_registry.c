@@ -215,6 +215,15 @@ static void test_devices(void **state)
     strcpy(d2.iccid, "12345");
     assert_int_equal(st_reg_device_put(f->r, &d2, ST_REG_ANY), ST_REG_EINVAL);
     d2.iccid[0] = 0;
+    /* The batch identity syntax is reserved for derived keys (scenario 5);
+     * a look-alike that is not a valid batch identity (bad Luhn) is fine. */
+    strcpy(d2.psk_identity, "acme:b1:89882280000000000014");
+    d2.psk_len = 16;
+    assert_int_equal(st_reg_device_put(f->r, &d2, ST_REG_ANY), ST_REG_EINVAL);
+    strcpy(d2.psk_identity, "acme:b1:89882280000000000017");
+    assert_int_equal(st_reg_device_put(f->r, &d2, ST_REG_ANY), ST_REG_OK);
+    d2.psk_identity[0] = 0;
+    d2.psk_len = 0;
     assert_int_equal(st_reg_device_put(f->r, &d2, ST_REG_ANY), ST_REG_OK);
 
     /* Revocation with If-Match; stale versions refused; versions are ETags. */
