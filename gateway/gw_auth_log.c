@@ -47,6 +47,24 @@ static void esc_str(const char *s, char *out, size_t cap)
     gw_escape((const uint8_t *)(s ? s : ""), s ? strlen(s) : 0, out, cap);
 }
 
+/* OpenSSL reason strings are prose: logged as error="..." with the spaces
+ * kept readable (gw_escape turned them into \x20). */
+static void esc_prose(const char *s, char *out, size_t cap)
+{
+    char tmp[200];
+    esc_str(s, tmp, sizeof(tmp));
+    size_t o = 0;
+    for (size_t i = 0; tmp[i] != '\0' && o + 1 < cap; i++) {
+        if (strncmp(tmp + i, "\\x20", 4) == 0) {
+            out[o++] = ' ';
+            i += 3;
+        } else {
+            out[o++] = tmp[i];
+        }
+    }
+    out[o] = '\0';
+}
+
 static int final_reason(const struct gw_conn *c, int ok, const char *ssl_error)
 {
     int timeout = ssl_error != NULL && strcmp(ssl_error, "timeout") == 0;
@@ -79,11 +97,11 @@ int st_gw_auth_finish(SSL *ssl, int ok, const char *ssl_error, const char *peer,
     struct st_gw_auth_ctx *a = gw_ctx_of(ssl);
     char epeer[160], eerr[200];
     esc_str(peer, epeer, sizeof(epeer));
-    esc_str(ssl_error, eerr, sizeof(eerr));
+    esc_prose(ssl_error, eerr, sizeof(eerr));
     if (c == NULL) {
         if (a != NULL)
             st_gw_metrics_handshake(a->metrics, ST_GW_METHOD_NONE, ST_GW_AUTH_HANDSHAKE, seconds);
-        st_warn("handshake refused reason=%s method=none peer=%s error=%s (not attached)",
+        st_warn("handshake refused reason=%s method=none peer=%s error=\"%s\" (not attached)",
                 st_gw_auth_reason_name(ST_GW_AUTH_HANDSHAKE), epeer, eerr);
         return ST_GW_AUTH_HANDSHAKE;
     }
@@ -117,7 +135,7 @@ int st_gw_auth_finish(SSL *ssl, int ok, const char *ssl_error, const char *peer,
                 seconds * 1e3);
     else
         st_warn("handshake refused reason=%s method=%s device=%s group=%s tenant=%s identity=%s "
-                "cn=%s peer=%s error=%s ms=%.1f",
+                "cn=%s peer=%s error=\"%s\" ms=%.1f",
                 st_gw_auth_reason_name(reason), st_gw_method_name(method), dev, grp, ten, ident,
                 cn, epeer, eerr[0] ? eerr : "-", seconds * 1e3);
     return reason;

@@ -228,11 +228,12 @@ connect "meters/$victim.img" "this must not arrive" --key client || true
 sleep 0.3
 after=$(grep -c "^device=$victim " app.out || true)
 [ "$before" = "$after" ] || die "data of the revoked device reached the application"
-echo "device $victim: refused ($(head -n 1 connect.err 2>/dev/null || echo 'connection closed by the gateway'))"
+why=$(grep -m 1 . connect.err 2>/dev/null || true)
+echo "device $victim: refused (${why:-connection closed by the gateway})"
 grep -i "refus\|revok" gateway.err | tail -n 1 || true
 
 say "Metrics (Prometheus, http://127.0.0.1:$met_port/metrics)"
-curl -sS "http://127.0.0.1:$met_port/metrics" | grep '^simtrust_gw_handshakes_total' || true
+curl -sS "http://127.0.0.1:$met_port/metrics" | grep '^simtrust_gw_handshakes_total' | grep -v ' 0$' || true
 
 say "Stopping (SIGTERM: graceful)"
 kill -TERM "$gw_pid"
