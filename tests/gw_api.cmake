@@ -21,3 +21,17 @@ foreach(t crud concurrency ca tls unit)
     target_compile_definitions(test_gw_api_${t} PRIVATE ST_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
   endif()
 endforeach()
+
+# The OpenAPI document validates as OpenAPI 3.0 (when the validator is installed).
+find_package(Python3 COMPONENTS Interpreter QUIET)
+if(Python3_FOUND)
+  execute_process(COMMAND ${Python3_EXECUTABLE} -c "import openapi_spec_validator"
+                  RESULT_VARIABLE ST_OPENAPI_VALIDATOR OUTPUT_QUIET ERROR_QUIET)
+  if(ST_OPENAPI_VALIDATOR EQUAL 0)
+    add_test(NAME test_gw_api_openapi_valid
+             COMMAND ${Python3_EXECUTABLE} -c
+                     "import sys; from openapi_spec_validator import validate_spec; from openapi_spec_validator.readers import read_from_filename; validate_spec(read_from_filename(sys.argv[1])[0])"
+                     ${CMAKE_SOURCE_DIR}/docs/openapi/gateway-api.yaml)
+    set_tests_properties(test_gw_api_openapi_valid PROPERTIES LABELS "gateway" TIMEOUT 60)
+  endif()
+endif()
