@@ -6,14 +6,15 @@
  * servers, not the clients.
  *
  *   gw_loadgen --connect HOST:PORT --kind KIND (--seconds S | --count N)
- *              [--concurrency C] [--cert F --key F] [--ca F] [--psk-file F]
- *              [--cipher LIST] [--data] [--no-wait] [--warmup S]
- *              [--server-pid PID] [--timeout S]
+ *              [--concurrency C] [--cert F --key F | --cert-list F] [--ca F]
+ *              [--psk-file F] [--cipher LIST] [--groups LIST] [--data]
+ *              [--no-wait] [--warmup S] [--server-pid PID] [--timeout S]
  *   gw_loadgen --connect HOST:PORT --kind KIND --hold K [--concurrency C] ...
  *   gw_loadgen --sink HOST:PORT
  *
  * Kinds: tls13-ecdsa (TLS 1.3, TLS_AES_128_GCM_SHA256, client certificate
- * from --cert/--key), tls12-psk and tls12-batch (TLS 1.2, --cipher, default
+ * from --cert/--key, or one per connection in turn from --cert-list, lines
+ * "certfile keyfile"), tls12-psk and tls12-batch (TLS 1.2, --cipher, default
  * PSK-AES128-GCM-SHA256; the two differ only in the identities of the
  * --psk-file), dtls12-psk (DTLS 1.2 over UDP, same cipher). --psk-file holds
  * lines "identity hexkey"; connection i uses line i mod n.
@@ -63,6 +64,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 enum kind { K_TLS13_ECDSA, K_TLS12_PSK, K_TLS12_BATCH, K_DTLS12_PSK };
@@ -76,7 +78,7 @@ struct conn {
     SSL *ssl;
     enum cstate st;
     double deadline;
-    size_t psk_index;
+    size_t psk_index; /* PSK entry or credential of this connection */
 };
 
 struct psk_entry {
@@ -95,12 +97,20 @@ static struct {
     int concurrency;
     int data, no_wait;
     long server_pid;
-    const char *cert, *key, *ca, *psk_file, *cipher, *groups;
+    const char *cert, *key, *cert_list, *ca, *psk_file, *cipher, *groups;
 } opt;
 
 static struct psk_entry *psks;
 static size_t n_psks;
 static size_t next_psk;
+
+/* --cert-list: device credentials loaded once, one per connection in turn. */
+struct cred {
+    X509 *cert;
+    EVP_PKEY *key;
+};
+static struct cred *creds;
+static size_t n_creds;
 
 static struct {
     long hs, fail, rst, launched, done;
@@ -227,6 +237,41 @@ static unsigned int psk_client_cb(SSL *ssl, const char *hint, char *identity,
     return (unsigned int)e->key_len;
 }
 
+static void load_cert_list(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        die("cannot open %s", path);
+    char line[2048];
+    size_t cap = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *cf = strtok(line, " \t\r\n"), *kf = strtok(NULL, " \t\r\n");
+        if (cf == NULL || cf[0] == '#')
+            continue;
+        if (kf == NULL)
+            die("bad line in %s (want: certfile keyfile)", path);
+        if (n_creds == cap) {
+            cap = cap ? cap * 2 : 16;
+            creds = realloc(creds, cap * sizeof(*creds));
+            if (creds == NULL)
+                die("%s", "out of memory");
+        }
+        FILE *cfp = fopen(cf, "r"), *kfp = fopen(kf, "r");
+        struct cred *c = &creds[n_creds++];
+        c->cert = cfp ? PEM_read_X509(cfp, NULL, NULL, NULL) : NULL;
+        c->key = kfp ? PEM_read_PrivateKey(kfp, NULL, NULL, NULL) : NULL;
+        if (cfp)
+            fclose(cfp);
+        if (kfp)
+            fclose(kfp);
+        if (c->cert == NULL || c->key == NULL || X509_check_private_key(c->cert, c->key) != 1)
+            die("cannot load the certificate %s and key %s", cf, kf);
+    }
+    fclose(f);
+    if (n_creds == 0)
+        die("no certificate in %s", path);
+}
+
 static SSL_CTX *make_ctx(void)
 {
     SSL_CTX *ctx = SSL_CTX_new(opt.dtls ? DTLS_client_method() : TLS_client_method());
@@ -242,12 +287,16 @@ static SSL_CTX *make_ctx(void)
         if (SSL_CTX_set_ciphersuites(ctx, opt.cipher ? opt.cipher : "TLS_AES_128_GCM_SHA256") !=
             1)
             die("bad --cipher %s", opt.cipher);
-        if (opt.cert == NULL || opt.key == NULL)
-            die("%s", "tls13-ecdsa needs --cert and --key");
-        if (SSL_CTX_use_certificate_chain_file(ctx, opt.cert) != 1 ||
-            SSL_CTX_use_PrivateKey_file(ctx, opt.key, SSL_FILETYPE_PEM) != 1 ||
-            SSL_CTX_check_private_key(ctx) != 1)
-            die("cannot load --cert/--key (%s)", opt.cert);
+        if (opt.cert_list) {
+            load_cert_list(opt.cert_list);
+        } else {
+            if (opt.cert == NULL || opt.key == NULL)
+                die("%s", "tls13-ecdsa needs --cert and --key, or --cert-list");
+            if (SSL_CTX_use_certificate_chain_file(ctx, opt.cert) != 1 ||
+                SSL_CTX_use_PrivateKey_file(ctx, opt.key, SSL_FILETYPE_PEM) != 1 ||
+                SSL_CTX_check_private_key(ctx) != 1)
+                die("cannot load --cert/--key (%s)", opt.cert);
+        }
     } else {
         SSL_CTX_set_min_proto_version(ctx, opt.dtls ? DTLS1_2_VERSION : TLS1_2_VERSION);
         SSL_CTX_set_max_proto_version(ctx, opt.dtls ? DTLS1_2_VERSION : TLS1_2_VERSION);
@@ -331,6 +380,11 @@ static int conn_start(struct conn *c)
         die("%s", "SSL_new failed");
     SSL_set_app_data(c->ssl, c);
     c->psk_index = n_psks ? next_psk++ % n_psks : 0;
+    if (n_creds) {
+        const struct cred *cr = &creds[next_psk++ % n_creds];
+        if (SSL_use_certificate(c->ssl, cr->cert) != 1 || SSL_use_PrivateKey(c->ssl, cr->key) != 1)
+            die("%s", "SSL_use_certificate failed");
+    }
     c->deadline = now_s() + opt.timeout;
     stats.launched++;
     if (opt.dtls) {
@@ -589,7 +643,8 @@ static int run_sink(const char *hp)
 static const char k_usage[] =
     "usage: gw_loadgen --connect HOST:PORT --kind tls13-ecdsa|tls12-psk|tls12-batch|dtls12-psk\n"
     "                  (--seconds S | --count N | --hold K) [--concurrency C]\n"
-    "                  [--cert F --key F] [--ca F] [--psk-file F] [--cipher LIST]\n"
+    "                  [--cert F --key F | --cert-list F] [--ca F] [--psk-file F]\n"
+    "                  [--cipher LIST]\n"
     "                  [--groups LIST] [--data] [--no-wait] [--warmup S] [--timeout S]\n"
     "                  [--server-pid PID]\n"
     "       gw_loadgen --sink HOST:PORT\n"
@@ -609,6 +664,7 @@ int main(int argc, char **argv)
         {"concurrency", required_argument, NULL, 'C'},
         {"cert", required_argument, NULL, 'e'},
         {"key", required_argument, NULL, 'y'},
+        {"cert-list", required_argument, NULL, 'L'},
         {"ca", required_argument, NULL, 'a'},
         {"psk-file", required_argument, NULL, 'p'},
         {"cipher", required_argument, NULL, 'x'},
@@ -635,6 +691,7 @@ int main(int argc, char **argv)
         case 'C': opt.concurrency = atoi(optarg); break;
         case 'e': opt.cert = optarg; break;
         case 'y': opt.key = optarg; break;
+        case 'L': opt.cert_list = optarg; break;
         case 'a': opt.ca = optarg; break;
         case 'p': opt.psk_file = optarg; break;
         case 'x': opt.cipher = optarg; break;
@@ -797,8 +854,13 @@ int main(int argc, char **argv)
             }
         }
     }
-    if (opt.hold > 0)
+    if (opt.hold > 0) {
+        /* Killed: close the held connections politely (close_notify, best effort). */
+        for (long i = 0; i < opt.hold; i++)
+            if (conns[i].st == C_HELD)
+                SSL_shutdown(conns[i].ssl);
         return 0;
+    }
     if (t_stop == 0) { /* interrupted */
         t_stop = now_s();
         srv_cpu1 = opt.server_pid ? proc_cpu(opt.server_pid) : -1;
