@@ -21,7 +21,7 @@
 #include "gw_relay.h"
 #include "st_log.h"
 
-#define container_of(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
+#define container_of(p, T, m) ((T *)(void *)((char *)(p)-offsetof(T, m)))
 
 struct tcp_conn {
     struct st_gw_session s; /* first: the session's free() frees the conn */
@@ -58,10 +58,16 @@ static void read_failed(struct tcp_conn *c, int e)
     s->dev_eof = 1;
     if (e == SSL_ERROR_ZERO_RETURN)
         return;
+    /* A device that loses power or coverage ends without close_notify:
+     * ordinary for IoT after the handshake, not a protocol violation. */
+    if (ERR_GET_LIB(code) == ERR_LIB_SSL &&
+        ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        ERR_clear_error();
+        return;
+    }
     if (st_gw_ssl_err_is_protocol(code)) {
         st_gw_metrics_refused(s->w->metrics, ST_GW_REFUSED_PROTOCOL);
-        st_warn("protocol error from tls peer=%s: %s", s->peer,
-                st_gw_ssl_errstr(why, sizeof(why)));
+        st_warn("protocol error from tls peer=%s: %s", s->peer, st_gw_ssl_errstr(why, sizeof(why)));
     }
     ERR_clear_error();
 }
@@ -211,8 +217,7 @@ static void on_device(struct st_gw_loop *l, struct st_gw_watch *w, uint32_t reve
     }
 }
 
-static void tcp_new(struct st_gw_worker *w, int fd, const struct sockaddr_storage *ss,
-                    socklen_t sl)
+static void tcp_new(struct st_gw_worker *w, int fd, const struct sockaddr_storage *ss, socklen_t sl)
 {
     struct tcp_conn *c = calloc(1, sizeof(*c));
     struct st_gw_session *s;
