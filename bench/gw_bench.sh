@@ -403,6 +403,14 @@ CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 echo
 echo "simtrust-gateway benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs: $CPU"
 echo "$($O version | head -1); $("$STUNNEL" -version 2>&1 | grep -m1 '^stunnel'); load average $LOAD0 (start), $LOAD1 (end)"
+BT=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$B/CMakeCache.txt" 2>/dev/null)
+SAN=$(sed -n 's/^ST_SANITIZE:[A-Z]*=//p' "$B/CMakeCache.txt" 2>/dev/null)
+case "$BT" in
+Release | RelWithDebInfo) BTNOTE="" ;;
+*) BTNOTE=" (not an optimised build: figures are not representative)" ;;
+esac
+[ "$SAN" = ON ] && BTNOTE=" (sanitizers on: figures are not representative)"
+echo "build $B: ${BT:-?}, ST_SANITIZE=${SAN:-?}$BTNOTE"
 echo "$PINNED; $ROUNDS round(s) of ${SECS}s per cell after ${WARM}s warm-up, median shown;"
 echo "$CONC handshakes in flight (s_server DTLS: 1, it serves one client at a time);"
 echo "each connection: full handshake (no resumption), close_notify, wait for the server's close."
