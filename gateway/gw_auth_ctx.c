@@ -304,6 +304,12 @@ SSL_CTX *st_gw_auth_ssl_ctx(struct st_gw_auth_ctx *a, int dtls, char *err, size_
         ok &= SSL_CTX_set_max_early_data(c, 0);
     }
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+    /* OpenSSL refuses a TLS 1.3 external PSK when a certificate may also be
+     * requested and no session ID context is set ("session id context
+     * uninitialized"). Sessions are never cached or resumed here; this only
+     * names the context. */
+    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+    ok &= SSL_CTX_set_session_id_context(c, (const unsigned char *)"simtrust-gw", 11);
     if (a->cert != NULL)
         ok &= SSL_CTX_use_cert_and_key(c, a->cert, a->key, a->chain, 1);
     SSL_CTX_set_client_hello_cb(c, hello_cb, a);

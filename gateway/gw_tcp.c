@@ -242,11 +242,6 @@ static void tcp_new(struct st_gw_worker *w, int fd, const struct sockaddr_storag
         return;
     }
     SSL_set_accept_state(s->ssl);
-    /* OpenSSL refuses a TLS 1.3 external PSK when the peer may also be asked
-     * for a certificate and no session ID context is set ("session id
-     * context uninitialized"). Sessions are never cached or resumed here;
-     * this only names the context. */
-    SSL_set_session_id_context(s->ssl, (const unsigned char *)"simtrust-gw", 11);
     /* Partial writes and a buffer that moves (compaction of to_dev); release
      * the record buffers while idle so an idle connection costs little. */
     SSL_set_mode(s->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
