@@ -244,14 +244,19 @@ static int hello_cb(SSL *ssl, int *al, void *arg)
     return SSL_CLIENT_HELLO_SUCCESS;
 }
 
-/* TLS 1.2 suites: ECDHE with certificates, then ECDHE-PSK, then plain PSK
- * (CCM and CCM_8 for constrained devices, RFC 7925). No DHE, no RSA kx. */
+/* TLS 1.2 suites, in server preference order: ECDHE-PSK, plain PSK (CCM and
+ * CCM_8 for constrained devices, RFC 7925), then ECDHE with certificates. PSK
+ * first because general-purpose clients never offer PSK suites unless they
+ * hold a PSK, so a client offering both (gnutls-cli with NORMAL:+PSK) means
+ * its PSK; a certificate client offers no PSK suite and gets ECDHE-ECDSA.
+ * No DHE, no RSA key exchange. */
 static const char k_tls12_ciphers[] =
+    "ECDHE-PSK-CHACHA20-POLY1305:ECDHE-PSK-AES128-CBC-SHA256:ECDHE-PSK-AES256-CBC-SHA384:"
+    "PSK-AES128-GCM-SHA256:PSK-AES256-GCM-SHA384:PSK-CHACHA20-POLY1305:PSK-AES128-CCM:"
+    "PSK-AES128-CCM8:PSK-AES128-CBC-SHA256:"
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-PSK-CHACHA20-POLY1305:ECDHE-PSK-AES128-CBC-SHA256:"
-    "ECDHE-PSK-AES256-CBC-SHA384:PSK-AES128-GCM-SHA256:PSK-AES256-GCM-SHA384:"
-    "PSK-CHACHA20-POLY1305:PSK-AES128-CCM:PSK-AES128-CCM8:PSK-AES128-CBC-SHA256";
+    "ECDHE-RSA-CHACHA20-POLY1305";
 /* SHA-256 suites first: external PSKs are SHA-256 PSKs (gw_auth_psk.c). */
 static const char k_tls13_suites[] =
     "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_CCM_SHA256:"
@@ -306,9 +311,8 @@ SSL_CTX *st_gw_auth_ssl_ctx(struct st_gw_auth_ctx *a, int dtls, char *err, size_
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
     /* OpenSSL refuses a TLS 1.3 external PSK when a certificate may also be
      * requested and no session ID context is set ("session id context
-     * uninitialized"). Sessions are never cached or resumed here; this only
-     * names the context. */
-    SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+     * uninitialized"). Sessions are never cached or resumed (above); this
+     * only names the context. */
     ok &= SSL_CTX_set_session_id_context(c, (const unsigned char *)"simtrust-gw", 11);
     if (a->cert != NULL)
         ok &= SSL_CTX_use_cert_and_key(c, a->cert, a->key, a->chain, 1);

@@ -163,6 +163,11 @@ printf 'gnutls-tls13\n' | timeout 20 gnutls-cli --priority 'NORMAL:-VERS-ALL:+VE
     >gnutls.out 2>&1
 arrived '^device=dev-psk .*method=psk .*: gnutls-tls13$' || fail "gnutls-cli TLS 1.3 PSK: $(tail -n 5 gnutls.out)"
 
+# (gnutls-cli 3.7.9 over TLS 1.2 PSK is not used: the handshake succeeds, then
+# the client crashes in its own session printout, gnutls_psk_server_get_username
+# on a client session. TLS 1.2 PSK interop is shown by simtrust connect above
+# and by openssl s_client below and in test_gw_data_interop.)
+
 # Scenario 1 over DTLS 1.2, the card signing; then disabled and refused.
 device card.img "x509-over-dtls12" --port "$dtls_port" --key client --ca ca --tls dtls1.2 ||
     fail "X.509 device over DTLS 1.2: $(cat connect.err)"
