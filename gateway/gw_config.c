@@ -48,6 +48,10 @@ static const struct key keys[] = {
     STR(K_ADDR, metrics_listen),
     STR(K_PATH, registry),
     STR(K_PATH, kek_file),
+    STR(K_PATH, kek_pkcs11_module),
+    STR(K_PATH, kek_pkcs11_token),
+    STR(K_PATH, kek_pkcs11_key),
+    STR(K_PATH, kek_pkcs11_pin_file),
     STR(K_PATH, server_cert),
     STR(K_PATH, server_key),
     STR(K_PATH, ca_dir),
@@ -82,6 +86,8 @@ void st_gw_config_defaults(struct st_gw_config *c)
     snprintf(c->tls_listen, sizeof(c->tls_listen), "%s", "0.0.0.0:8443");
     c->proxy_protocol = 1;
     snprintf(c->registry, sizeof(c->registry), "%s", "/var/lib/simtrust/registry.db");
+    snprintf(c->kek_pkcs11_token, sizeof(c->kek_pkcs11_token), "%s", "simtrust");
+    snprintf(c->kek_pkcs11_key, sizeof(c->kek_pkcs11_key), "%s", "kek");
     c->cert_days = 365;
     c->workers = 0;
     c->max_connections = 50000;
@@ -521,8 +527,23 @@ int st_gw_config_check(const struct st_gw_config *c, int embedded_app, char *err
             return -1;
         }
     }
-    if (c->kek_file[0] == '\0') {
-        seterr(err, errcap, "kek_file is required (key-encryption key of the registry)");
+    if (c->kek_file[0] == '\0' && c->kek_pkcs11_module[0] == '\0') {
+        seterr(err, errcap,
+               "kek_file or kek_pkcs11_module is required (key-encryption key of the "
+               "registry)");
+        return -1;
+    }
+    if (c->kek_file[0] != '\0' && c->kek_pkcs11_module[0] != '\0') {
+        seterr(err, errcap,
+               "kek_file and kek_pkcs11_module exclude each other (one key-encryption key)");
+        return -1;
+    }
+    if (c->kek_pkcs11_module[0] != '\0' &&
+        (c->kek_pkcs11_token[0] == '\0' || c->kek_pkcs11_key[0] == '\0' ||
+         c->kek_pkcs11_pin_file[0] == '\0')) {
+        seterr(err, errcap,
+               "kek_pkcs11_module needs kek_pkcs11_token, kek_pkcs11_key and "
+               "kek_pkcs11_pin_file");
         return -1;
     }
     if (c->registry[0] == '\0') {

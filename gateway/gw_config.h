@@ -22,7 +22,15 @@
  *   api_plain_http      on|off: plain HTTP API (tests and loopback only) [off]
  *   metrics_listen      host:port of the Prometheus endpoint (plain HTTP) [""]
  *   registry            SQLite registry path ["/var/lib/simtrust/registry.db"]
- *   kek_file            key-encryption key file (kek.h) [required]
+ *   kek_file            key-encryption key file (kek.h) [""]
+ *   kek_pkcs11_module   PKCS#11 module holding the KEK instead (kek.h), e.g.
+ *                       /usr/lib/softhsm/libsofthsm2.so (SoftHSM2) [""]
+ *                       Exactly one of kek_file and kek_pkcs11_module is set.
+ *   kek_pkcs11_token    label of the token holding the KEK (<= 32 bytes) ["simtrust"]
+ *   kek_pkcs11_key      CKA_LABEL of the KEK: AES-256, sensitive, never
+ *                       extractable (simtrust-registry kek-init makes it) ["kek"]
+ *   kek_pkcs11_pin_file file with the token's user PIN, mode 0600 [""; required
+ *                       with kek_pkcs11_module]
  *   server_cert         PEM chain the gateway presents to devices [required for X.509]
  *   server_key          its private key (PEM) [required with server_cert]
  *   ca_dir              per-group CAs for CSR signing: <ca_dir>/<tenant>/<group>/ca.pem
@@ -39,8 +47,9 @@
  *   log_level           error|warn|info|debug [info]
  *   log_format          text|json [text]
  *
- * Reload (SIGHUP): every key except the listen addresses, registry and
- * workers takes effect for new connections; live ones keep their settings.
+ * Reload (SIGHUP): every key except the listen addresses, registry, the kek_*
+ * keys and workers takes effect for new connections; live ones keep their
+ * settings.
  */
 #ifndef SIMTRUST_GW_CONFIG_H
 #define SIMTRUST_GW_CONFIG_H
@@ -63,6 +72,10 @@ struct st_gw_config {
     char metrics_listen[ST_GW_ADDR_MAX];
     char registry[ST_GW_PATH_MAX];
     char kek_file[ST_GW_PATH_MAX];
+    char kek_pkcs11_module[ST_GW_PATH_MAX];
+    char kek_pkcs11_token[33]; /* PKCS#11 token labels are 32 bytes */
+    char kek_pkcs11_key[ST_GW_ADDR_MAX];
+    char kek_pkcs11_pin_file[ST_GW_PATH_MAX];
     char server_cert[ST_GW_PATH_MAX];
     char server_key[ST_GW_PATH_MAX];
     char ca_dir[ST_GW_PATH_MAX];

@@ -55,6 +55,11 @@ static void test_defaults(void **state)
     assert_int_equal(c.psk_dhe_only, 1);
     assert_int_equal(c.log_level, ST_LOG_INFO);
     assert_int_equal(c.log_json, 0);
+    assert_string_equal(c.kek_file, "");
+    assert_string_equal(c.kek_pkcs11_module, "");
+    assert_string_equal(c.kek_pkcs11_token, "simtrust");
+    assert_string_equal(c.kek_pkcs11_key, "kek");
+    assert_string_equal(c.kek_pkcs11_pin_file, "");
 }
 
 static void test_full_file(void **state)
@@ -245,7 +250,7 @@ static void test_check(void **state)
     want_check(&c, 0, "non-zero port");
     base_ok(&c);
     c.kek_file[0] = '\0';
-    want_check(&c, 0, "kek_file is required");
+    want_check(&c, 0, "kek_file or kek_pkcs11_module is required");
     base_ok(&c);
     c.tls_listen[0] = '\0';
     want_check(&c, 0, "no device listener");
@@ -295,6 +300,59 @@ static void test_check(void **state)
     base_ok(&c);
     c.workers = -3;
     want_check(&c, 0, "out of range");
+}
+
+/* The KEK in a PKCS#11 token: the four keys, and exactly one KEK source. */
+static void test_kek_pkcs11(void **state)
+{
+    (void)state;
+    static const char text[] = "backend = 127.0.0.1:9000\n"
+                               "kek_pkcs11_module = /usr/lib/softhsm/libsofthsm2.so\n"
+                               "kek_pkcs11_token = \"gw token\"\n"
+                               "kek_pkcs11_key = registry-kek\n"
+                               "kek_pkcs11_pin_file = /etc/simtrust/hsm.pin\n";
+    struct st_gw_config c;
+    char err[512] = "";
+    if (parse(text, &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(c.kek_pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so");
+    assert_string_equal(c.kek_pkcs11_token, "gw token");
+    assert_string_equal(c.kek_pkcs11_key, "registry-kek");
+    assert_string_equal(c.kek_pkcs11_pin_file, "/etc/simtrust/hsm.pin");
+    assert_string_equal(c.kek_file, "");
+    want_check(&c, 0, NULL);
+    /* Flags spell them with '-'. */
+    assert_int_equal(st_gw_config_set(&c, "kek-pkcs11-token", "simtrust", err, sizeof(err)), 0);
+    assert_string_equal(c.kek_pkcs11_token, "simtrust");
+    assert_int_equal(st_gw_config_set(&c, "kek-pkcs11-pin-file", "/p", err, sizeof(err)), 0);
+    assert_string_equal(c.kek_pkcs11_pin_file, "/p");
+    /* A token label is at most 32 bytes. */
+    assert_int_equal(st_gw_config_set(&c, "kek_pkcs11_token",
+                                      "0123456789012345678901234567890123", err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "kek_pkcs11_token: value too long"));
+    assert_string_equal(c.kek_pkcs11_token, "simtrust");
+    expect_error("kek_pkcs11_module = /a\nkek_pkcs11_module = /b\n", "kek_pkcs11_module");
+    /* Exactly one KEK source. */
+    assert_int_equal(st_gw_config_set(&c, "kek_file", "/k", err, sizeof(err)), 0);
+    want_check(&c, 0, "kek_file and kek_pkcs11_module exclude each other");
+    assert_int_equal(st_gw_config_set(&c, "kek_file", "", err, sizeof(err)), 0);
+    want_check(&c, 0, NULL);
+    assert_int_equal(st_gw_config_set(&c, "kek_pkcs11_module", "", err, sizeof(err)), 0);
+    want_check(&c, 0, "kek_file or kek_pkcs11_module is required");
+    /* The module needs a PIN file, a token and a key label. */
+    assert_int_equal(st_gw_config_set(&c, "kek_pkcs11_module", "/m.so", err, sizeof(err)), 0);
+    assert_int_equal(st_gw_config_set(&c, "kek_pkcs11_pin_file", "", err, sizeof(err)), 0);
+    want_check(&c, 0, "kek_pkcs11_pin_file");
+    assert_int_equal(st_gw_config_set(&c, "kek_pkcs11_pin_file", "/p", err, sizeof(err)), 0);
+    assert_int_equal(st_gw_config_set(&c, "kek_pkcs11_key", "", err, sizeof(err)), 0);
+    want_check(&c, 0, "kek_pkcs11_key");
+    assert_int_equal(st_gw_config_set(&c, "kek_pkcs11_key", "kek", err, sizeof(err)), 0);
+    assert_int_equal(st_gw_config_set(&c, "kek_pkcs11_token", "", err, sizeof(err)), 0);
+    want_check(&c, 0, "kek_pkcs11_token");
+    /* A kek_file configuration ignores the (defaulted) token and key labels. */
+    base_ok(&c);
+    want_check(&c, 0, NULL);
 }
 
 static void test_addr_split(void **state)
@@ -354,7 +412,7 @@ int main(void)
         cmocka_unit_test(test_defaults),   cmocka_unit_test(test_full_file),
         cmocka_unit_test(test_file_errors), cmocka_unit_test(test_set_flags),
         cmocka_unit_test(test_check),      cmocka_unit_test(test_addr_split),
-        cmocka_unit_test(test_load),
+        cmocka_unit_test(test_load),       cmocka_unit_test(test_kek_pkcs11),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
