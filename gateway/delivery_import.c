@@ -5,26 +5,15 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "batch_psk.h"
+#include "st_errbuf.h"
 
 #define MAX_BATCH_FILE (256u << 20) /* 256 MiB per input file */
-
-static void msg(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void msg(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    if (err == NULL || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 static int append_value(json_t *all, json_t *v, char *err, size_t errcap)
 {
@@ -33,7 +22,7 @@ static int append_value(json_t *all, json_t *v, char *err, size_t errcap)
         json_t *e;
         json_array_foreach(v, i, e) {
             if (!json_is_object(e)) {
-                msg(err, errcap, "array element %zu is not an object", i);
+                st_errf(err, errcap, "array element %zu is not an object", i);
                 return -1;
             }
         }
@@ -41,7 +30,7 @@ static int append_value(json_t *all, json_t *v, char *err, size_t errcap)
         return 0;
     }
     if (!json_is_object(v)) {
-        msg(err, errcap, "expected a delivery record object or an array of them");
+        st_errf(err, errcap, "expected a delivery record object or an array of them");
         return -1;
     }
     return json_array_append(all, v) == 0 ? 0 : -1;
@@ -63,7 +52,7 @@ json_t *st_gw_delivery_load(const char *buf, size_t len, char *err, size_t errca
         json_t *v = json_loadb(buf + off, len - off,
                                JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &je);
         if (v == NULL) {
-            msg(err, errcap, "JSON error at byte %zu: %s", off + (size_t)je.position, je.text);
+            st_errf(err, errcap, "JSON error at byte %zu: %s", off + (size_t)je.position, je.text);
             json_decref(all);
             return NULL;
         }
@@ -73,7 +62,7 @@ json_t *st_gw_delivery_load(const char *buf, size_t len, char *err, size_t errca
         json_decref(v);
         if (rc != 0) {
             if (used == 0)
-                msg(err, errcap, "JSON parser made no progress at byte %zu", off);
+                st_errf(err, errcap, "JSON parser made no progress at byte %zu", off);
             json_decref(all);
             return NULL;
         }
@@ -86,7 +75,7 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errcap)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        msg(err, errcap, "%s: cannot open", path);
+        st_errf(err, errcap, "%s: cannot open", path);
         return NULL;
     }
     size_t cap = 1 << 16, n = 0;
@@ -97,7 +86,7 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errcap)
         if (n < cap)
             break;
         if (cap >= MAX_BATCH_FILE) {
-            msg(err, errcap, "%s: larger than 256 MiB", path);
+            st_errf(err, errcap, "%s: larger than 256 MiB", path);
             free(buf);
             buf = NULL;
             break;
@@ -112,7 +101,7 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errcap)
         cap *= 2;
     }
     if (buf != NULL && ferror(f)) {
-        msg(err, errcap, "%s: read error", path);
+        st_errf(err, errcap, "%s: read error", path);
         free(buf);
         buf = NULL;
     }
@@ -220,34 +209,34 @@ int st_gw_delivery_parse(json_t *rec, struct st_gw_delivery *out, char *err, siz
 {
     memset(out, 0, sizeof(*out));
     if (!json_is_object(rec)) {
-        msg(err, errcap, "not a JSON object");
+        st_errf(err, errcap, "not a JSON object");
         return -1;
     }
     json_t *ic = json_object_get(rec, "iccid");
     const char *iccid = json_is_string(ic) ? json_string_value(ic) : NULL;
     size_t il = iccid ? json_string_length(ic) : 0;
     if (iccid == NULL || !st_gw_iccid_digits_ok(iccid, il)) {
-        msg(err, errcap, "\"iccid\" missing or not 18..20 digits");
+        st_errf(err, errcap, "\"iccid\" missing or not 18..20 digits");
         return -1;
     }
     memcpy(out->iccid, iccid, il);
     json_t *ca = json_object_get(rec, "certificates"), *ka = json_object_get(rec, "public_keys");
     if ((ca != NULL && !json_is_array(ca)) || (ka != NULL && !json_is_array(ka))) {
-        msg(err, errcap, "\"certificates\" or \"public_keys\" is not an array");
+        st_errf(err, errcap, "\"certificates\" or \"public_keys\" is not an array");
         return -1;
     }
     const char *cert = first_string(rec, "certificates", "pem");
     const char *key = first_string(rec, "public_keys", "pem");
     if (cert != NULL) {
         if (spki_hash(cert, 1, out->spki_sha256) != 0) {
-            msg(err, errcap, "certificates[0].pem is not a PEM certificate");
+            st_errf(err, errcap, "certificates[0].pem is not a PEM certificate");
             return -1;
         }
         out->cert_pem = cert;
         out->has_spki = 1;
     } else if (key != NULL) {
         if (spki_hash(key, 0, out->spki_sha256) != 0) {
-            msg(err, errcap, "public_keys[0].pem is not a PEM public key");
+            st_errf(err, errcap, "public_keys[0].pem is not a PEM public key");
             return -1;
         }
         out->has_spki = 1;
@@ -257,13 +246,13 @@ int st_gw_delivery_parse(json_t *rec, struct st_gw_delivery *out, char *err, siz
     if (p0 != NULL) {
         json_t *id = json_object_get(p0, "identity");
         if (!json_is_string(id)) {
-            msg(err, errcap, "psk_identities[0] has no text \"identity\" (identity_hex is not "
+            st_errf(err, errcap, "psk_identities[0] has no text \"identity\" (identity_hex is not "
                              "supported by the registry)");
             return -1;
         }
         size_t n = json_string_length(id);
         if (n == 0 || n > ST_REG_PSK_ID_MAX || memchr(json_string_value(id), 0, n) != NULL) {
-            msg(err, errcap, "psk_identities[0].identity empty, longer than %d bytes or has NUL",
+            st_errf(err, errcap, "psk_identities[0].identity empty, longer than %d bytes or has NUL",
                 ST_REG_PSK_ID_MAX);
             return -1;
         }
@@ -312,7 +301,7 @@ static int import_one(struct st_reg *r, const struct st_reg_group *g, json_t *re
     int rc;
 
     if (st_gw_delivery_parse(rec, &dv, e1, sizeof(e1)) != 0) {
-        msg(err, errcap, "record %zu: %s", i, e1);
+        st_errf(err, errcap, "record %zu: %s", i, e1);
         return ST_REG_EINVAL;
     }
     memset(&nu, 0, sizeof(nu));
@@ -328,7 +317,7 @@ static int import_one(struct st_reg *r, const struct st_reg_group *g, json_t *re
         struct st_gw_batch_id bid;
         size_t il = strlen(dv.iccid);
         if (!st_gw_luhn_ok(dv.iccid, il)) {
-            msg(err, errcap, "record %zu (ICCID %s): check digit wrong (batch groups need "
+            st_errf(err, errcap, "record %zu (ICCID %s): check digit wrong (batch groups need "
                              "Luhn-valid ICCIDs)", i, dv.iccid);
             return ST_REG_EINVAL;
         }
@@ -337,14 +326,14 @@ static int import_one(struct st_reg *r, const struct st_reg_group *g, json_t *re
                                         strlen(dv.psk_identity), &bid);
             if (prc != 0 || strcmp(bid.vendor, g->batch_vendor) != 0 ||
                 strcmp(bid.batch, g->batch_id) != 0 || strcmp(bid.iccid, dv.iccid) != 0) {
-                msg(err, errcap, "record %zu (ICCID %s): PSK identity is not %s:%s:%s (%s)", i,
+                st_errf(err, errcap, "record %zu (ICCID %s): PSK identity is not %s:%s:%s (%s)", i,
                     dv.iccid, g->batch_vendor, g->batch_id, dv.iccid,
                     prc ? st_gw_batch_strerror(prc) : "fields differ");
                 return ST_REG_EINVAL;
             }
         }
         if ((rc = st_reg_allow_add(r, g->tenant, g->id, dv.iccid)) != ST_REG_OK) {
-            msg(err, errcap, "record %zu (ICCID %s): allow-list: %s", i, dv.iccid, r->errmsg);
+            st_errf(err, errcap, "record %zu (ICCID %s): allow-list: %s", i, dv.iccid, r->errmsg);
             return rc;
         }
     } else {
@@ -356,7 +345,7 @@ static int import_one(struct st_reg *r, const struct st_reg_group *g, json_t *re
         const char *why = difference(&old, &nu);
         st_reg_device_clear(&old);
         if (why != NULL) {
-            msg(err, errcap, "record %zu (ICCID %s): conflicts with the registered device: %s",
+            st_errf(err, errcap, "record %zu (ICCID %s): conflicts with the registered device: %s",
                 i, dv.iccid, why);
             return ST_REG_ECONFLICT;
         }
@@ -364,17 +353,17 @@ static int import_one(struct st_reg *r, const struct st_reg_group *g, json_t *re
         return ST_REG_OK;
     }
     if (rc != ST_REG_NOTFOUND) {
-        msg(err, errcap, "record %zu (ICCID %s): %s", i, dv.iccid, r->errmsg);
+        st_errf(err, errcap, "record %zu (ICCID %s): %s", i, dv.iccid, r->errmsg);
         return rc;
     }
     rc = st_reg_device_put(r, &nu, ST_REG_CREATE);
     if (rc == ST_REG_EEXISTS) {
-        msg(err, errcap, "record %zu (ICCID %s): its public key or PSK identity is registered "
+        st_errf(err, errcap, "record %zu (ICCID %s): its public key or PSK identity is registered "
                          "to another device", i, dv.iccid);
         return rc;
     }
     if (rc != ST_REG_OK) {
-        msg(err, errcap, "record %zu (ICCID %s): %s", i, dv.iccid, r->errmsg);
+        st_errf(err, errcap, "record %zu (ICCID %s): %s", i, dv.iccid, r->errmsg);
         return rc;
     }
     st->created++;
@@ -391,16 +380,16 @@ int st_gw_import(struct st_reg *r, const char *tenant, const char *group, json_t
 
     memset(stats, 0, sizeof(*stats));
     if (!json_is_array(records)) {
-        msg(err, errcap, "records must be a JSON array");
+        st_errf(err, errcap, "records must be a JSON array");
         return ST_REG_EINVAL;
     }
     if ((rc = st_reg_begin(r)) != ST_REG_OK) {
-        msg(err, errcap, "cannot start the transaction: %s", r->errmsg);
+        st_errf(err, errcap, "cannot start the transaction: %s", r->errmsg);
         return rc;
     }
     rc = st_reg_group_get(r, tenant, group, &g);
     if (rc != ST_REG_OK) {
-        msg(err, errcap, "group %s/%s: %s", tenant, group, st_reg_strerror(rc));
+        st_errf(err, errcap, "group %s/%s: %s", tenant, group, st_reg_strerror(rc));
         st_reg_rollback(r);
         return rc == ST_REG_NOTFOUND ? ST_REG_EREF : rc;
     }
@@ -413,7 +402,7 @@ int st_gw_import(struct st_reg *r, const char *tenant, const char *group, json_t
     }
     st_reg_group_clear(&g);
     if (rc == ST_REG_OK && (rc = st_reg_commit(r)) != ST_REG_OK)
-        msg(err, errcap, "commit failed: %s", r->errmsg);
+        st_errf(err, errcap, "commit failed: %s", r->errmsg);
     if (rc != ST_REG_OK) {
         st_reg_rollback(r);
         return rc;

@@ -23,6 +23,7 @@
 #include "gw_tokens.h"
 #include "st_log.h"
 #include "st_secret.h"
+#include "st_errbuf.h"
 
 #define POOL_MAX 8
 #define THREADS 4
@@ -301,6 +302,32 @@ json_t *st_api_next(const char *base, int64_t offset, int64_t limit, int64_t tot
     size_t n = strlen(link);
     snprintf(link + n, sizeof(link) - n, "%s", esc);
     return json_string(link);
+}
+
+enum MHD_Result st_api_page(struct st_api_req *q, json_t *items, int64_t total, int64_t offset,
+                            int64_t limit, const char *base, const char *extra_name,
+                            const char *extra_value)
+{
+    json_t *o = json_pack("{s:o, s:I, s:I, s:I, s:o}", "items", items, "total", (json_int_t)total,
+                          "offset", (json_int_t)offset, "limit", (json_int_t)limit, "next",
+                          st_api_next(base, offset, limit, total, extra_name, extra_value));
+    return st_api_json(q, 200, o, NULL, NULL, NULL);
+}
+
+enum MHD_Result st_api_record(struct st_api_req *q, int64_t version, json_t *body,
+                              const char *what)
+{
+    char etag[32];
+    st_api_etag(version, etag);
+    unsigned pre = st_api_precondition(q, version);
+    if (pre != 0)
+        json_decref(body);
+    if (pre == 304)
+        return st_api_json(q, 304, NULL, etag, NULL, NULL);
+    if (pre)
+        return st_api_error(q, pre, "precondition-failed", "If-Match does not match the %s",
+                            what);
+    return st_api_json(q, 200, body, etag, NULL, NULL);
 }
 
 json_t *st_api_body_object(struct st_api_req *q, enum MHD_Result *res)
@@ -784,17 +811,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     st_debug("api: microhttpd: %s", line);
 }
 
-static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    if (err == NULL || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
-
 static char *read_file(const char *path, size_t max)
 {
     FILE *f = fopen(path, "rb");
@@ -830,7 +846,7 @@ static int listen_addr(const char *what, const char *addr, struct sockaddr_stora
     unsigned port;
     struct addrinfo hints, *res = NULL;
     if (st_gw_addr_split(addr, host, sizeof(host), &port) != 0) {
-        seterr(err, errcap, "%s: bad address '%s' (host:port)", what, addr);
+        st_errf(err, errcap, "%s: bad address '%s' (host:port)", what, addr);
         return -1;
     }
     memset(&hints, 0, sizeof(hints));
@@ -841,7 +857,7 @@ static int listen_addr(const char *what, const char *addr, struct sockaddr_stora
     snprintf(ps, sizeof(ps), "%u", port);
     int gai = getaddrinfo(host[0] ? host : NULL, ps, &hints, &res);
     if (gai != 0 || res == NULL) {
-        seterr(err, errcap, "%s: cannot resolve '%s': %s", what, host, gai_strerror(gai));
+        st_errf(err, errcap, "%s: cannot resolve '%s': %s", what, host, gai_strerror(gai));
         return -1;
     }
     /* An empty host means any IPv4 address. */
@@ -865,12 +881,12 @@ static int apply_settings(struct st_gw_api *a, const struct st_gw_config *cfg, c
     if (cfg->api_tokens[0] && (t = st_gw_tokens_load(cfg->api_tokens, err, errcap)) == NULL)
         return -1;
     if (cfg->api_listen[0] && cfg->api_tokens[0] == '\0') {
-        seterr(err, errcap, "api_tokens is required with api_listen");
+        st_errf(err, errcap, "api_tokens is required with api_listen");
         return -1;
     }
     if (cfg->cert_days < 1 || cfg->cert_days > 36500) {
         st_gw_tokens_free(t);
-        seterr(err, errcap, "cert_days must be 1..36500");
+        st_errf(err, errcap, "cert_days must be 1..36500");
         return -1;
     }
     pthread_rwlock_wrlock(&a->lock);
@@ -916,12 +932,12 @@ static int start_api(struct st_gw_api *a, const struct st_gw_config *cfg, char *
         const char *cert = cfg->api_cert[0] ? cfg->api_cert : cfg->server_cert;
         const char *key = cfg->api_key[0] ? cfg->api_key : cfg->server_key;
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-            seterr(err, errcap, "api: libmicrohttpd was built without TLS");
+            st_errf(err, errcap, "api: libmicrohttpd was built without TLS");
             return -1;
         }
         if (!cert[0] || !key[0] || (a->tls_cert = read_file(cert, 1u << 20)) == NULL ||
             (a->tls_key = read_file(key, 1u << 20)) == NULL) {
-            seterr(err, errcap, "api: cannot read api_cert/api_key ('%s', '%s')", cert, key);
+            st_errf(err, errcap, "api: cannot read api_cert/api_key ('%s', '%s')", cert, key);
             return -1;
         }
         flags |= MHD_USE_TLS;
@@ -940,7 +956,7 @@ static int start_api(struct st_gw_api *a, const struct st_gw_config *cfg, char *
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         NULL, MHD_OPTION_ARRAY, cfg->api_plain_http ? no_opts : tls_opts, MHD_OPTION_END);
     if (a->d == NULL) {
-        seterr(err, errcap, "api: cannot listen on %s%s", cfg->api_listen,
+        st_errf(err, errcap, "api: cannot listen on %s%s", cfg->api_listen,
                cfg->api_plain_http ? "" : " (or the certificate/key is unusable)");
         return -1;
     }
@@ -963,7 +979,7 @@ static int start_metrics(struct st_gw_api *a, const struct st_gw_config *cfg, ch
                              MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_EXTERNAL_LOGGER,
                              mhd_log, NULL, MHD_OPTION_END);
     if (a->md == NULL) {
-        seterr(err, errcap, "metrics: cannot listen on %s", cfg->metrics_listen);
+        st_errf(err, errcap, "metrics: cannot listen on %s", cfg->metrics_listen);
         return -1;
     }
     a->mport = bound_port(a->md);
@@ -975,7 +991,7 @@ struct st_gw_api *st_gw_api_start(const struct st_gw_config *cfg, struct st_gw_k
 {
     struct st_gw_api *a = calloc(1, sizeof(*a));
     if (a == NULL) {
-        seterr(err, errcap, "out of memory");
+        st_errf(err, errcap, "out of memory");
         return NULL;
     }
     pthread_rwlock_init(&a->lock, NULL);
@@ -989,7 +1005,7 @@ struct st_gw_api *st_gw_api_start(const struct st_gw_config *cfg, struct st_gw_k
         /* Open (and create) the registry once now: a bad path fails the start. */
         struct st_reg *r = NULL;
         if (st_reg_open_sqlite(a->registry, kek, 5000, &r) != ST_REG_OK) {
-            seterr(err, errcap, "api: cannot open the registry %s", a->registry);
+            st_errf(err, errcap, "api: cannot open the registry %s", a->registry);
             goto fail;
         }
         a->pool[a->npool++] = r;

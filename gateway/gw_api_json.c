@@ -6,7 +6,6 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,17 +13,7 @@
 #include "batch_psk.h"
 #include "st_hex.h"
 #include "st_secret.h"
-
-static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    if (err == NULL || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
+#include "st_errbuf.h"
 
 void st_gw_hex_lower(const unsigned char *in, size_t n, char *out)
 {
@@ -41,12 +30,12 @@ json_t *st_gw_json_object(const char *buf, size_t len, char *err, size_t errcap)
     json_error_t je;
     json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
     if (j == NULL) {
-        seterr(err, errcap, "invalid JSON at line %d column %d: %s", je.line, je.column, je.text);
+        st_errf(err, errcap, "invalid JSON at line %d column %d: %s", je.line, je.column, je.text);
         return NULL;
     }
     if (!json_is_object(j)) {
         json_decref(j);
-        seterr(err, errcap, "body must be a JSON object");
+        st_errf(err, errcap, "body must be a JSON object");
         return NULL;
     }
     return j;
@@ -72,11 +61,11 @@ static int get_string(json_t *in, const char *key, const char *what, int nullabl
         return 0;
     }
     if (!json_is_string(v)) {
-        seterr(err, errcap, "%s: expected %s%s", key, what, nullable ? " or null" : "");
+        st_errf(err, errcap, "%s: expected %s%s", key, what, nullable ? " or null" : "");
         return -1;
     }
     if (strlen(json_string_value(v)) != json_string_length(v)) {
-        seterr(err, errcap, "%s: NUL character not allowed", key);
+        st_errf(err, errcap, "%s: NUL character not allowed", key);
         return -1;
     }
     *out = v;
@@ -94,7 +83,7 @@ static int only_fields(json_t *in, const char *where, const char *const *known, 
         for (const char *const *p = known; *p && !ok; p++)
             ok = strcmp(*p, k) == 0;
         if (!ok) {
-            seterr(err, errcap, "unknown field '%s%.64s'", where, k);
+            st_errf(err, errcap, "unknown field '%s%.64s'", where, k);
             return -1;
         }
     }
@@ -107,7 +96,7 @@ static int check_id(json_t *in, const char *path_id, char *err, size_t errcap)
     if (get_string(in, "id", "a string", 0, &v, err, errcap) != 0)
         return -1;
     if (v && strcmp(json_string_value(v), path_id) != 0) {
-        seterr(err, errcap, "id: does not match the ID in the path");
+        st_errf(err, errcap, "id: does not match the ID in the path");
         return -1;
     }
     return 0;
@@ -129,7 +118,7 @@ static int get_key(json_t *v, const char *name, uint8_t *out, size_t *out_len, c
     wipe_string(v);
     if (n < 16 || n > ST_REG_KEY_MAX) {
         st_wipe(out, ST_REG_KEY_MAX);
-        seterr(err, errcap, "%s: expected 32..128 hex digits (a 16..64-byte key)", name);
+        st_errf(err, errcap, "%s: expected 32..128 hex digits (a 16..64-byte key)", name);
         return -1;
     }
     *out_len = (size_t)n;
@@ -146,7 +135,7 @@ int st_gw_cert_spki(const char *pem, size_t len, unsigned char spki_sha256[32], 
     BIO *out = BIO_new(BIO_s_mem());
     *canon = NULL;
     if (in == NULL || out == NULL || (x = PEM_read_bio_X509(in, NULL, NULL, NULL)) == NULL) {
-        seterr(err, errcap, "certificate: not a PEM X.509 certificate");
+        st_errf(err, errcap, "certificate: not a PEM X.509 certificate");
         goto out;
     }
     if (PEM_read_bio_X509(in, NULL, NULL, NULL) != NULL || BIO_pending(in) > 0) {
@@ -156,7 +145,7 @@ int st_gw_cert_spki(const char *pem, size_t len, unsigned char spki_sha256[32], 
         while ((n = BIO_read(in, tail, sizeof(tail))) > 0)
             for (int i = 0; i < n; i++)
                 if (tail[i] != '\n' && tail[i] != '\r' && tail[i] != ' ' && tail[i] != '\t') {
-                    seterr(err, errcap, "certificate: exactly one PEM certificate expected");
+                    st_errf(err, errcap, "certificate: exactly one PEM certificate expected");
                     goto out;
                 }
     }
@@ -164,14 +153,14 @@ int st_gw_cert_spki(const char *pem, size_t len, unsigned char spki_sha256[32], 
     unsigned int hl = 0;
     if (dl <= 0 || EVP_Digest(der, (size_t)dl, spki_sha256, &hl, EVP_sha256(), NULL) != 1 ||
         PEM_write_bio_X509(out, x) != 1) {
-        seterr(err, errcap, "certificate: cannot encode its public key");
+        st_errf(err, errcap, "certificate: cannot encode its public key");
         goto out;
     }
     char *p;
     long n = BIO_get_mem_data(out, &p);
     *canon = malloc((size_t)n + 1);
     if (*canon == NULL) {
-        seterr(err, errcap, "out of memory");
+        st_errf(err, errcap, "out of memory");
         goto out;
     }
     memcpy(*canon, p, (size_t)n);
@@ -233,12 +222,12 @@ static int group_batch(json_t *b, const struct st_reg_group *old, struct st_reg_
     static const char *const known[] = {"vendor", "batch_id", "kdf", "bmk", "allowlist", NULL};
     json_t *v, *bmk = NULL;
     if (!json_is_object(b)) {
-        seterr(err, errcap, "batch: expected an object");
+        st_errf(err, errcap, "batch: expected an object");
         return -1;
     }
     /* The BMK is wiped from the document first, whatever else is wrong. */
     if (get_string(b, "bmk", "a hex string", 0, &bmk, err, errcap) != 0) {
-        seterr(err, errcap, "batch.bmk: expected a hex string");
+        st_errf(err, errcap, "batch.bmk: expected a hex string");
         return -1;
     }
     if (bmk && get_key(bmk, "batch.bmk", g->bmk, &g->bmk_len, err, errcap) != 0)
@@ -247,13 +236,13 @@ static int group_batch(json_t *b, const struct st_reg_group *old, struct st_reg_
         return -1;
     if (get_string(b, "vendor", "a string", 0, &v, err, errcap) != 0 || v == NULL ||
         !st_gw_batch_field_ok(json_string_value(v))) {
-        seterr(err, errcap, "batch.vendor: expected 1..32 of [A-Za-z0-9._-]");
+        st_errf(err, errcap, "batch.vendor: expected 1..32 of [A-Za-z0-9._-]");
         return -1;
     }
     snprintf(g->batch_vendor, sizeof(g->batch_vendor), "%s", json_string_value(v));
     if (get_string(b, "batch_id", "a string", 0, &v, err, errcap) != 0 || v == NULL ||
         !st_gw_batch_field_ok(json_string_value(v))) {
-        seterr(err, errcap, "batch.batch_id: expected 1..32 of [A-Za-z0-9._-]");
+        st_errf(err, errcap, "batch.batch_id: expected 1..32 of [A-Za-z0-9._-]");
         return -1;
     }
     snprintf(g->batch_id, sizeof(g->batch_id), "%s", json_string_value(v));
@@ -261,18 +250,18 @@ static int group_batch(json_t *b, const struct st_reg_group *old, struct st_reg_
         return -1;
     g->kdf = v ? st_gw_kdf_parse(json_string_value(v)) : ST_GW_KDF_HMAC_SHA256;
     if (g->kdf == 0) {
-        seterr(err, errcap, "batch.kdf: expected hmac-sha256 or hkdf-sha256");
+        st_errf(err, errcap, "batch.kdf: expected hmac-sha256 or hkdf-sha256");
         return -1;
     }
     v = json_object_get(b, "allowlist");
     if (v && !json_is_boolean(v)) {
-        seterr(err, errcap, "batch.allowlist: expected true or false");
+        st_errf(err, errcap, "batch.allowlist: expected true or false");
         return -1;
     }
     g->allowlist = v ? json_is_true(v) : 0;
     if (bmk == NULL) {
         if (old == NULL || old->bmk_len == 0) {
-            seterr(err, errcap, "batch.bmk: required (the group has no batch master key yet)");
+            st_errf(err, errcap, "batch.bmk: required (the group has no batch master key yet)");
             return -1;
         }
         memcpy(g->bmk, old->bmk, old->bmk_len);
@@ -292,7 +281,7 @@ int st_gw_json_group(json_t *in, const struct st_reg_group *old, struct st_reg_g
         goto fail;
     v = json_object_get(in, "auth_methods");
     if (!json_is_array(v) || json_array_size(v) == 0) {
-        seterr(err, errcap, "auth_methods: expected a non-empty array of x509, psk, batch-psk");
+        st_errf(err, errcap, "auth_methods: expected a non-empty array of x509, psk, batch-psk");
         goto fail;
     }
     size_t i;
@@ -303,7 +292,7 @@ int st_gw_json_group(json_t *in, const struct st_reg_group *old, struct st_reg_g
             if (strcmp(json_string_value(m), k_methods[k].name) == 0)
                 bit = k_methods[k].bit;
         if (bit == 0 || (g->auth_methods & bit)) {
-            seterr(err, errcap, "auth_methods[%zu]: %s", i,
+            st_errf(err, errcap, "auth_methods[%zu]: %s", i,
                    bit ? "listed twice" : "expected x509, psk or batch-psk");
             goto fail;
         }
@@ -313,23 +302,23 @@ int st_gw_json_group(json_t *in, const struct st_reg_group *old, struct st_reg_g
         goto fail;
     if (v && json_is_string(v)) {
         if (!anchors_ok(json_string_value(v), json_string_length(v))) {
-            seterr(err, errcap, "trust_anchors: expected one or more PEM certificates");
+            st_errf(err, errcap, "trust_anchors: expected one or more PEM certificates");
             goto fail;
         }
         if ((g->trust_anchors_pem = strdup(json_string_value(v))) == NULL) {
-            seterr(err, errcap, "out of memory");
+            st_errf(err, errcap, "out of memory");
             goto fail;
         }
     }
     if (g->auth_methods & ST_REG_AUTH_BATCH) {
         if (batch == NULL || json_is_null(batch)) {
-            seterr(err, errcap, "batch: required when auth_methods has batch-psk");
+            st_errf(err, errcap, "batch: required when auth_methods has batch-psk");
             goto fail;
         }
         if (group_batch(batch, old, g, err, errcap) != 0)
             goto fail;
     } else if (batch != NULL && !json_is_null(batch)) {
-        seterr(err, errcap, "batch: only allowed when auth_methods has batch-psk");
+        st_errf(err, errcap, "batch: only allowed when auth_methods has batch-psk");
         goto fail;
     }
     return 0;
@@ -389,7 +378,7 @@ static int device_psk(json_t *in, int patch, const struct st_reg_device *old,
     if (json_is_null(v))
         return 0;
     if (!json_is_string(v)) {
-        seterr(err, errcap, "psk: expected a hex string or null");
+        st_errf(err, errcap, "psk: expected a hex string or null");
         return -1;
     }
     return get_key(v, "psk", d->psk, &d->psk_len, err, errcap);
@@ -409,7 +398,7 @@ int st_gw_json_device(json_t *in, int patch, const struct st_reg_device *old,
     /* Read-only fields of GET output are accepted (round trip) but must be well-typed. */
     v = json_object_get(in, "has_psk");
     if (v && !json_is_boolean(v)) {
-        seterr(err, errcap, "has_psk: read-only boolean");
+        st_errf(err, errcap, "has_psk: read-only boolean");
         goto fail;
     }
     if (get_string(in, "spki_sha256", "a hex string", 1, &v, err, errcap) != 0)
@@ -419,12 +408,12 @@ int st_gw_json_device(json_t *in, int patch, const struct st_reg_device *old,
         goto fail;
     if (v) {
         if (!st_reg_id_ok(json_string_value(v))) {
-            seterr(err, errcap, "group: expected a group ID (1..64 bytes, no control characters)");
+            st_errf(err, errcap, "group: expected a group ID (1..64 bytes, no control characters)");
             goto fail;
         }
         snprintf(d->group, sizeof(d->group), "%s", json_string_value(v));
     } else if (!patch) {
-        seterr(err, errcap, "group: required");
+        st_errf(err, errcap, "group: required");
         goto fail;
     }
 
@@ -436,7 +425,7 @@ int st_gw_json_device(json_t *in, int patch, const struct st_reg_device *old,
             if (strcmp(json_string_value(v), k_states[k]) == 0)
                 st = k;
         if (st < 0) {
-            seterr(err, errcap, "state: expected one of enabled, disabled, revoked");
+            st_errf(err, errcap, "state: expected one of enabled, disabled, revoked");
             goto fail;
         }
         d->state = st;
@@ -450,7 +439,7 @@ int st_gw_json_device(json_t *in, int patch, const struct st_reg_device *old,
         const char *s = json_string_value(v);
         size_t n = json_string_length(v);
         if (n > 0 && !st_gw_iccid_digits_ok(s, n)) {
-            seterr(err, errcap, "iccid: expected 18..20 decimal digits");
+            st_errf(err, errcap, "iccid: expected 18..20 decimal digits");
             goto fail;
         }
         snprintf(d->iccid, sizeof(d->iccid), "%s", s);
@@ -478,7 +467,7 @@ int st_gw_json_device(json_t *in, int patch, const struct st_reg_device *old,
     if (v && json_is_string(v)) {
         size_t n = json_string_length(v);
         if (n == 0 || n > ST_REG_PSK_ID_MAX) {
-            seterr(err, errcap, "psk_identity: expected 1..%d bytes", ST_REG_PSK_ID_MAX);
+            st_errf(err, errcap, "psk_identity: expected 1..%d bytes", ST_REG_PSK_ID_MAX);
             goto fail;
         }
         memcpy(d->psk_identity, json_string_value(v), n + 1);
@@ -487,7 +476,7 @@ int st_gw_json_device(json_t *in, int patch, const struct st_reg_device *old,
     }
     if (d->psk_len > 0 && d->psk_identity[0] == '\0') {
         if (psk_given || patch) {
-            seterr(err, errcap, "psk_identity: required with a psk");
+            st_errf(err, errcap, "psk_identity: required with a psk");
             goto fail;
         }
         /* PUT without identity and without psk: the kept PSK goes too. */
@@ -547,7 +536,7 @@ int st_gw_json_csr_request(json_t *in, const char **csr, size_t *csr_len, const 
         get_string(in, "csr", "a PEM certificate signing request", 0, &v, err, errcap) != 0)
         return -1;
     if (v == NULL || json_string_length(v) == 0 || json_string_length(v) > ST_GW_PEM_MAX) {
-        seterr(err, errcap, "csr: required (a PEM PKCS#10 request)");
+        st_errf(err, errcap, "csr: required (a PEM PKCS#10 request)");
         return -1;
     }
     *csr = json_string_value(v);
@@ -556,7 +545,7 @@ int st_gw_json_csr_request(json_t *in, const char **csr, size_t *csr_len, const 
         return -1;
     if (v) {
         if (!st_reg_id_ok(json_string_value(v))) {
-            seterr(err, errcap, "device_id: expected 1..64 bytes, no control characters");
+            st_errf(err, errcap, "device_id: expected 1..64 bytes, no control characters");
             return -1;
         }
         *device_id = json_string_value(v);

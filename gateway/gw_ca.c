@@ -9,24 +9,13 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gw_api_json.h"
 #include "registry.h"
-
-static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    if (err == NULL || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
+#include "st_errbuf.h"
 
 int st_gw_ca_path_ok(const char *s)
 {
@@ -84,7 +73,7 @@ static int key_ok(EVP_PKEY *k, char *err, size_t errcap)
             (strcmp(grp, "prime256v1") == 0 || strcmp(grp, "secp384r1") == 0 ||
              strcmp(grp, "secp521r1") == 0))
             return 1;
-        seterr(err, errcap, "csr: EC key on an unsupported curve (P-256, P-384, P-521)");
+        st_errf(err, errcap, "csr: EC key on an unsupported curve (P-256, P-384, P-521)");
         return 0;
     }
     if (EVP_PKEY_is_a(k, "ED25519"))
@@ -92,10 +81,10 @@ static int key_ok(EVP_PKEY *k, char *err, size_t errcap)
     if (EVP_PKEY_is_a(k, "RSA")) {
         if (EVP_PKEY_get_bits(k) >= 2048)
             return 1;
-        seterr(err, errcap, "csr: RSA key shorter than 2048 bits");
+        st_errf(err, errcap, "csr: RSA key shorter than 2048 bits");
         return 0;
     }
-    seterr(err, errcap, "csr: unsupported key type (EC, Ed25519 or RSA)");
+    st_errf(err, errcap, "csr: unsupported key type (EC, Ed25519 or RSA)");
     return 0;
 }
 
@@ -143,11 +132,11 @@ int st_gw_ca_sign(const char *ca_dir, const char *tenant, const char *group, con
     memset(out, 0, sizeof(*out));
 
     if (ca_dir == NULL || ca_dir[0] == '\0') {
-        seterr(err, errcap, "CSR signing is not configured on this gateway (ca_dir)");
+        st_errf(err, errcap, "CSR signing is not configured on this gateway (ca_dir)");
         return ST_GW_CA_ENOCA;
     }
     if (!st_gw_ca_path_ok(tenant) || !st_gw_ca_path_ok(group)) {
-        seterr(err, errcap, "group %s has no CA", group);
+        st_errf(err, errcap, "group %s has no CA", group);
         return ST_GW_CA_ENOCA;
     }
     /* The CSR first: a bad request is the caller's fault whatever the CA state. */
@@ -156,13 +145,13 @@ int st_gw_ca_sign(const char *ca_dir, const char *tenant, const char *group, con
     BIO_free(b);
     b = NULL;
     if (req == NULL) {
-        seterr(err, errcap, "csr: not a PEM PKCS#10 certificate request");
+        st_errf(err, errcap, "csr: not a PEM PKCS#10 certificate request");
         rc = ST_GW_CA_ECSR;
         goto out;
     }
     EVP_PKEY *pub = X509_REQ_get0_pubkey(req);
     if (pub == NULL || X509_REQ_verify(req, pub) != 1) {
-        seterr(err, errcap, "csr: signature does not verify (no proof of possession)");
+        st_errf(err, errcap, "csr: signature does not verify (no proof of possession)");
         rc = ST_GW_CA_ECSR;
         goto out;
     }
@@ -173,7 +162,7 @@ int st_gw_ca_sign(const char *ca_dir, const char *tenant, const char *group, con
     if (device_id) {
         snprintf(cn, sizeof(cn), "%s", device_id);
     } else if (csr_cn(req, cn, sizeof(cn)) != 0) {
-        seterr(err, errcap, "csr: subject needs exactly one CN (1..64 bytes) when no device_id "
+        st_errf(err, errcap, "csr: subject needs exactly one CN (1..64 bytes) when no device_id "
                             "is given");
         rc = ST_GW_CA_ECSR;
         goto out;
@@ -192,7 +181,7 @@ int st_gw_ca_sign(const char *ca_dir, const char *tenant, const char *group, con
         fclose(kf);
     }
     if (ca == NULL || ca_key == NULL || X509_check_private_key(ca, ca_key) != 1) {
-        seterr(err, errcap, "group %s has no usable CA", group);
+        st_errf(err, errcap, "group %s has no usable CA", group);
         rc = ST_GW_CA_ENOCA;
         goto out;
     }
@@ -248,7 +237,7 @@ int st_gw_ca_sign(const char *ca_dir, const char *tenant, const char *group, con
     rc = ST_GW_CA_OK;
     goto out;
 internal:
-    seterr(err, errcap, "certificate issuance failed");
+    st_errf(err, errcap, "certificate issuance failed");
     rc = ST_GW_CA_ERR;
 out:
     if (rc != ST_GW_CA_OK)

@@ -2,7 +2,6 @@
 #include "gw_tokens.h"
 
 #include <openssl/evp.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 
 #include "st_hex.h"
 #include "st_secret.h"
+#include "st_errbuf.h"
 
 struct tok {
     uint8_t hash[32];
@@ -23,17 +23,6 @@ struct st_gw_tokens {
 };
 
 static const char *const k_roles[] = {"read", "write", "psk-data", "ca", "import", "admin"};
-
-static void seterr(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    if (err == NULL || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 unsigned st_gw_role_parse(const char *name, size_t len)
 {
@@ -122,7 +111,7 @@ struct st_gw_tokens *st_gw_tokens_parse(const char *name, const char *buf, size_
     struct st_gw_tokens *t = calloc(1, sizeof(*t));
     size_t cap = 0, line = 0;
     if (t == NULL) {
-        seterr(err, errcap, "%s: out of memory", name);
+        st_errf(err, errcap, "%s: out of memory", name);
         return NULL;
     }
     for (const char *p = buf, *end = buf + len; p < end;) {
@@ -136,14 +125,14 @@ struct st_gw_tokens *st_gw_tokens_parse(const char *name, const char *buf, size_
         if (s == le || *s == '#')
             continue;
         if (memchr(s, '\0', (size_t)(le - s))) {
-            seterr(err, errcap, "%s:%zu: NUL byte", name, line);
+            st_errf(err, errcap, "%s:%zu: NUL byte", name, line);
             goto fail;
         }
         if (t->n == cap) {
             size_t nc = cap ? cap * 2 : 8;
             struct tok *nv = realloc(t->v, nc * sizeof(*nv));
             if (nv == NULL) {
-                seterr(err, errcap, "%s: out of memory", name);
+                st_errf(err, errcap, "%s: out of memory", name);
                 goto fail;
             }
             t->v = nv;
@@ -151,12 +140,12 @@ struct st_gw_tokens *st_gw_tokens_parse(const char *name, const char *buf, size_
         }
         const char *why = NULL;
         if (parse_line(s, le, &t->v[t->n], &why) != 0) {
-            seterr(err, errcap, "%s:%zu: %s", name, line, why);
+            st_errf(err, errcap, "%s:%zu: %s", name, line, why);
             goto fail;
         }
         for (size_t i = 0; i < t->n; i++)
             if (memcmp(t->v[i].hash, t->v[t->n].hash, 32) == 0) {
-                seterr(err, errcap, "%s:%zu: duplicated token hash", name, line);
+                st_errf(err, errcap, "%s:%zu: duplicated token hash", name, line);
                 goto fail;
             }
         t->n++;
@@ -171,7 +160,7 @@ struct st_gw_tokens *st_gw_tokens_load(const char *path, char *err, size_t errca
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        seterr(err, errcap, "%s: cannot open", path);
+        st_errf(err, errcap, "%s: cannot open", path);
         return NULL;
     }
     size_t cap = 4096, n = 0;
@@ -196,7 +185,7 @@ struct st_gw_tokens *st_gw_tokens_load(const char *path, char *err, size_t errca
     fclose(f);
     if (buf == NULL || bad) {
         free(buf);
-        seterr(err, errcap, "%s: %s", path, bad ? "read error" : "too large or out of memory");
+        st_errf(err, errcap, "%s: %s", path, bad ? "read error" : "too large or out of memory");
         return NULL;
     }
     struct st_gw_tokens *t = st_gw_tokens_parse(path, buf, n, err, errcap);
