@@ -18,17 +18,7 @@
 
 #include "kek.h"
 #include "registry.h"
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "st_hex.h"
 
 int main(int argc, char **argv)
 {
@@ -100,15 +90,10 @@ int main(int argc, char **argv)
         snprintf(d.group, sizeof(d.group), "%s", group);
         snprintf(d.psk_identity, sizeof(d.psk_identity), "%s", id);
         d.state = ST_REG_ENABLED;
-        d.psk_len = hl / 2;
-        for (size_t i = 0; i < d.psk_len; i++) {
-            int a = hexval(hex[2 * i]), b = hexval(hex[2 * i + 1]);
-            if (a < 0 || b < 0) {
-                rc = ST_REG_EINVAL;
-                break;
-            }
-            d.psk[i] = (uint8_t)(a * 16 + b);
-        }
+        long kl = st_hex_decode(hex, hl, d.psk, sizeof(d.psk));
+        if (kl <= 0)
+            rc = ST_REG_EINVAL;
+        d.psk_len = kl > 0 ? (size_t)kl : 0;
         if (rc == ST_REG_OK)
             rc = st_reg_device_put(r, &d, ST_REG_ANY);
         st_reg_device_clear(&d);

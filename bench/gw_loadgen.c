@@ -67,6 +67,8 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include "st_hex.h"
+
 enum kind { K_TLS13_ECDSA, K_TLS12_PSK, K_TLS12_BATCH, K_DTLS12_PSK };
 static const char *const kind_names[] = {"tls13-ecdsa", "tls12-psk", "tls12-batch",
                                          "dtls12-psk"};
@@ -175,17 +177,6 @@ static int resolve(const char *hp, int socktype, int passive, struct sockaddr_st
     return 0;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void load_psk_file(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -209,13 +200,10 @@ static void load_psk_file(const char *path)
         }
         struct psk_entry *e = &psks[n_psks++];
         e->identity = strdup(id);
-        e->key_len = hl / 2;
-        for (size_t i = 0; i < e->key_len; i++) {
-            int a = hexval(hex[2 * i]), b = hexval(hex[2 * i + 1]);
-            if (a < 0 || b < 0)
-                die("bad hex key in %s", path);
-            e->key[i] = (unsigned char)(a * 16 + b);
-        }
+        long kl = st_hex_decode(hex, hl, e->key, sizeof(e->key));
+        if (kl <= 0)
+            die("bad hex key in %s", path);
+        e->key_len = (size_t)kl;
     }
     fclose(f);
     if (n_psks == 0)
