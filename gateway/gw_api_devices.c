@@ -54,10 +54,7 @@ enum MHD_Result st_api_devices_list(struct st_api_req *q)
         json_decref(items);
         return st_api_reg_error(q, r, rc, "devices");
     }
-    json_t *o = json_pack("{s:o, s:I, s:I, s:I, s:o}", "items", items, "total", (json_int_t)total,
-                          "offset", (json_int_t)off, "limit", (json_int_t)lim, "next",
-                          st_api_next("/v1/devices", off, lim, total, "group", hg ? group : NULL));
-    return st_api_json(q, 200, o, NULL, NULL, NULL);
+    return st_api_page(q, items, total, off, lim, "/v1/devices", "group", hg ? group : NULL);
 }
 
 /* ---- /v1/devices/{id} ---- */
@@ -65,19 +62,13 @@ enum MHD_Result st_api_devices_list(struct st_api_req *q)
 static enum MHD_Result device_get(struct st_api_req *q, struct st_reg *r, const char *id)
 {
     struct st_reg_device d;
-    char etag[32];
     int rc = st_reg_device_get(r, q->tenant, id, &d);
     if (rc != ST_REG_OK)
         return st_api_reg_error(q, r, rc, "device");
-    st_api_etag(d.version, etag);
-    unsigned pre = st_api_precondition(q, d.version);
-    json_t *o = pre ? NULL : st_gw_json_from_device(&d);
+    json_t *o = st_gw_json_from_device(&d);
+    int64_t version = d.version;
     st_reg_device_clear(&d);
-    if (pre == 304)
-        return st_api_json(q, 304, NULL, etag, NULL, NULL);
-    if (pre)
-        return st_api_error(q, pre, "precondition-failed", "If-Match does not match the device");
-    return st_api_json(q, 200, o, etag, NULL, NULL);
+    return st_api_record(q, version, o, "device");
 }
 
 /* The device's group must exist in the tenant. 0, or an answered error. */

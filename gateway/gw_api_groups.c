@@ -58,10 +58,7 @@ enum MHD_Result st_api_groups_list(struct st_api_req *q)
         json_decref(items);
         return st_api_reg_error(q, r, rc, "groups");
     }
-    json_t *o = json_pack("{s:o, s:I, s:I, s:I, s:o}", "items", items, "total", (json_int_t)total,
-                          "offset", (json_int_t)off, "limit", (json_int_t)lim, "next",
-                          st_api_next("/v1/groups", off, lim, total, NULL, NULL));
-    return st_api_json(q, 200, o, NULL, NULL, NULL);
+    return st_api_page(q, items, total, off, lim, "/v1/groups", NULL, NULL);
 }
 
 /* ---- /v1/groups/{id} ---- */
@@ -69,19 +66,13 @@ enum MHD_Result st_api_groups_list(struct st_api_req *q)
 static enum MHD_Result group_get(struct st_api_req *q, struct st_reg *r, const char *id)
 {
     struct st_reg_group g;
-    char etag[32];
     int rc = st_reg_group_get(r, q->tenant, id, &g);
     if (rc != ST_REG_OK)
         return st_api_reg_error(q, r, rc, "group");
-    st_api_etag(g.version, etag);
-    unsigned pre = st_api_precondition(q, g.version);
-    json_t *o = pre ? NULL : st_gw_json_from_group(&g);
+    json_t *o = st_gw_json_from_group(&g);
+    int64_t version = g.version;
     st_reg_group_clear(&g);
-    if (pre == 304)
-        return st_api_json(q, 304, NULL, etag, NULL, NULL);
-    if (pre)
-        return st_api_error(q, pre, "precondition-failed", "If-Match does not match the group");
-    return st_api_json(q, 200, o, etag, NULL, NULL);
+    return st_api_record(q, version, o, "group");
 }
 
 static enum MHD_Result group_put(struct st_api_req *q, struct st_reg *r, const char *id)
@@ -253,10 +244,7 @@ enum MHD_Result st_api_allowlist_list(struct st_api_req *q)
     char *qm = strchr(base, '?');
     if (qm)
         *qm = '\0';
-    json_t *o = json_pack("{s:o, s:I, s:I, s:I, s:o}", "items", items, "total", (json_int_t)total,
-                          "offset", (json_int_t)off, "limit", (json_int_t)lim, "next",
-                          st_api_next(base, off, lim, total, NULL, NULL));
-    return st_api_json(q, 200, o, NULL, NULL, NULL);
+    return st_api_page(q, items, total, off, lim, base, NULL, NULL);
 }
 
 enum MHD_Result st_api_allowlist_entry(struct st_api_req *q)

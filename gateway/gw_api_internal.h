@@ -70,6 +70,16 @@ int st_api_paging(struct st_api_req *q, int64_t *offset, int64_t *limit, enum MH
 /* Builds the "next" link of a page, or JSON null. extra is "&group=..." or "". */
 json_t *st_api_next(const char *base, int64_t offset, int64_t limit, int64_t total,
                     const char *extra_name, const char *extra_value);
+/* Answers one page of a listing: {"items", "total", "offset", "limit",
+ * "next"}; items is stolen. */
+enum MHD_Result st_api_page(struct st_api_req *q, json_t *items, int64_t total, int64_t offset,
+                            int64_t limit, const char *base, const char *extra_name,
+                            const char *extra_value);
+/* Answers a GET/HEAD of a record of this version: 304 or 412 by the
+ * conditional headers, else 200 with body (stolen) and its ETag. what names
+ * the record in the 412 message. */
+enum MHD_Result st_api_record(struct st_api_req *q, int64_t version, json_t *body,
+                              const char *what);
 /* Parses the body as a JSON object; NULL after queueing a 400. */
 json_t *st_api_body_object(struct st_api_req *q, enum MHD_Result *res);
 /* Wipes the raw body (it may hold secrets). */
