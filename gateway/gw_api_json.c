@@ -470,6 +470,14 @@ int st_gw_json_device(json_t *in, int patch, const struct st_reg_device *old,
             st_errf(err, errcap, "psk_identity: expected 1..%d bytes", ST_REG_PSK_ID_MAX);
             goto fail;
         }
+        struct st_gw_batch_id bid;
+        if (st_gw_batch_parse((const uint8_t *)json_string_value(v), n, &bid) ==
+            ST_GW_BATCH_OK) {
+            st_errf(err, errcap,
+                    "psk_identity: the form <vendor>:<batch>:<ICCID> is reserved for "
+                    "batch-derived keys (scenario 5: a batch-psk group derives them)");
+            goto fail;
+        }
         memcpy(d->psk_identity, json_string_value(v), n + 1);
     } else if (v || !patch) {
         d->psk_identity[0] = '\0';

@@ -430,6 +430,10 @@ static void test_validation(void **state)
     expect_400(f, "PUT", "/v1/devices/d",
                "{\"group\":\"fleet\",\"psk\":\"00112233445566778899aabbccddeeff\"}",
                "psk_identity");
+    expect_400(f, "PUT", "/v1/devices/d",
+               "{\"group\":\"fleet\",\"psk\":\"00112233445566778899aabbccddeeff\","
+               "\"psk_identity\":\"acme:b1:89882280000000000014\"}",
+               "reserved for batch-derived keys");
     expect_400(f, "PUT", "/v1/devices/d", "{\"group\":\"fleet\",\"certificate\":\"hello\"}",
                "certificate");
     expect_400(f, "PUT", "/v1/devices/d", "{\"group\":\"fleet\",\"group\":\"fleet\"}",
