@@ -59,8 +59,19 @@ static const struct opt opts[] = {
     {"api_plain_http", "on|off", "off", "Plain HTTP API; only on a loopback api_listen."},
     {"metrics_listen", "ADDR", "\"\" (off)", "Prometheus endpoint /metrics (plain HTTP)."},
     {"registry", "FILE", "/var/lib/simtrust/registry.db", "SQLite device registry."},
-    {"kek_file", "FILE", "(required)",
-     "Key-encryption key of the registry's secrets: 32 raw bytes or 64 hex digits, mode 0600."},
+    {"kek_file", "FILE", "\"\"",
+     "Key-encryption key of the registry's secrets: 32 raw bytes or 64 hex digits, mode 0600.\n"
+     "        Exactly one of --kek-file and --kek-pkcs11-module is required."},
+    {"kek_pkcs11_module", "FILE", "\"\"",
+     "PKCS#11 module holding the key-encryption key instead of a file, e.g.\n"
+     "        /usr/lib/softhsm/libsofthsm2.so (SoftHSM2) or an HSM vendor's module. The KEK\n"
+     "        is an AES-256 key inside the token, sensitive and never extractable; sealing\n"
+     "        and opening (AES-GCM) run in the token. Create it with\n"
+     "        `simtrust-registry kek-init`. SoftHSM2 reads SOFTHSM2_CONF from the environment."},
+    {"kek_pkcs11_token", "LABEL", "simtrust", "Label of the PKCS#11 token holding the KEK."},
+    {"kek_pkcs11_key", "LABEL", "kek", "CKA_LABEL of the KEK on that token."},
+    {"kek_pkcs11_pin_file", "FILE", "(required with kek_pkcs11_module)",
+     "File holding the token's user PIN (one line), mode 0600."},
     {"server_cert", "FILE", "\"\"",
      "PEM chain the gateway presents to devices (needed for X.509 devices)."},
     {"server_key", "FILE", "\"\"", "Its private key (PEM)."},
@@ -123,8 +134,9 @@ static void help(FILE *f)
           "    --config FILE\n"
           "        Read settings from FILE (re-read on SIGHUP).\n"
           "    --check-config\n"
-          "        Validate the settings (and that the KEK and certificate files can be\n"
-          "        read), print \"configuration OK\" and exit.\n"
+          "        Validate the settings (and that the certificate files can be read and\n"
+          "        the KEK opened: the file read, or the token logged into and the key\n"
+          "        found and tried), print \"configuration OK\" and exit.\n"
           "    -h, --help\n"
           "        This text.\n"
           "    -V, --version\n"
@@ -154,6 +166,7 @@ static void help(FILE *f)
           "    /etc/simtrust/gateway.conf       conventional --config file\n"
           "    /var/lib/simtrust/registry.db    device registry (SQLite)\n"
           "    kek_file                         32-byte key-encryption key, mode 0600\n"
+          "    kek_pkcs11_pin_file              user PIN of the KEK's token, mode 0600\n"
           "    api_tokens                       API bearer tokens (docs/gateway-api.md)\n"
           "\n"
           "SIGNALS\n"
@@ -177,6 +190,15 @@ static void help(FILE *f)
           "      simtrust-gateway --kek-file kek --registry reg.db --backend 127.0.0.1:9000 \\\n"
           "        --server-cert gw.pem --server-key gw.key --tls-listen 127.0.0.1:0 \\\n"
           "        --api-listen 127.0.0.1:0 --api-tokens tokens --metrics-listen 127.0.0.1:0\n"
+          "    The KEK in SoftHSM2 (a token \"simtrust\", the key generated inside it):\n"
+          "      export SOFTHSM2_CONF=/etc/softhsm/softhsm2.conf\n"
+          "      softhsm2-util --init-token --free --label simtrust --pin \"$PIN\" \\\n"
+          "        --so-pin \"$SO_PIN\"\n"
+          "      (umask 077; printf '%s\\n' \"$PIN\" >/etc/simtrust/hsm.pin)\n"
+          "      simtrust-registry kek-init --pkcs11-module /usr/lib/softhsm/libsofthsm2.so \\\n"
+          "        --pkcs11-token simtrust --pkcs11-key kek --pkcs11-pin-file /etc/simtrust/hsm.pin\n"
+          "      simtrust-gateway --kek-pkcs11-module /usr/lib/softhsm/libsofthsm2.so \\\n"
+          "        --kek-pkcs11-pin-file /etc/simtrust/hsm.pin --registry reg.db ...\n"
           "    Reload after editing the file:\n"
           "      kill -HUP $(pidof simtrust-gateway)\n"
           "\n"
@@ -365,10 +387,22 @@ int main(int argc, char **argv)
     apply_logging(cfg);
 
     const char *why = NULL;
-    struct st_gw_kek *kek = st_gw_kek_from_file(cfg->kek_file, &why);
-    if (kek == NULL) {
-        st_err("kek_file %s: %s", cfg->kek_file, why != NULL ? why : "unusable");
-        return EXIT_RUNTIME;
+    struct st_gw_kek *kek;
+    if (cfg->kek_pkcs11_module[0] != '\0') {
+        kek = st_gw_kek_from_pkcs11(cfg->kek_pkcs11_module, cfg->kek_pkcs11_token,
+                                    cfg->kek_pkcs11_key, cfg->kek_pkcs11_pin_file, &why);
+        if (kek == NULL) {
+            st_err("KEK (PKCS#11): %s", why != NULL ? why : "unusable");
+            return EXIT_RUNTIME;
+        }
+        st_info("KEK: key '%s' on PKCS#11 token '%s' (%s)", cfg->kek_pkcs11_key,
+                cfg->kek_pkcs11_token, cfg->kek_pkcs11_module);
+    } else {
+        kek = st_gw_kek_from_file(cfg->kek_file, &why);
+        if (kek == NULL) {
+            st_err("kek_file %s: %s", cfg->kek_file, why != NULL ? why : "unusable");
+            return EXIT_RUNTIME;
+        }
     }
     if (cl.check) {
         if (readable("server_cert", cfg->server_cert, err, sizeof(err)) != 0 ||

@@ -26,12 +26,32 @@ static const char k_usage[] =
     "                       --bmk-file FILE [--allowlist]]\n"
     "    simtrust-registry --db FILE [--kek FILE] import --tenant T --group G PATH...\n"
     "    simtrust-registry --db FILE [--kek FILE] device-get --tenant T DEVICE-ID\n"
+    "    simtrust-registry kek-init --pkcs11-module SO --pkcs11-pin-file FILE\n"
+    "                      [--pkcs11-token LABEL] [--pkcs11-key LABEL] [--from-file KEK]\n"
+    "    In every form, --kek FILE may be replaced by the PKCS#11 KEK options:\n"
+    "      --pkcs11-module SO --pkcs11-pin-file FILE [--pkcs11-token L] [--pkcs11-key L]\n"
     "\n"
     "DESCRIPTION\n"
     "    The registry is a SQLite file (WAL mode). Secrets (stored PSKs, batch\n"
     "    master keys) are sealed with AES-256-GCM under the key-encryption key\n"
-    "    read from --kek (32 raw bytes or 64 hex digits, mode 0600); commands that\n"
-    "    write or read a secret need it.\n"
+    "    (KEK); commands that write or read a secret need it. The KEK is either\n"
+    "    a file (--kek: 32 raw bytes or 64 hex digits, mode 0600), or an AES-256\n"
+    "    key inside a PKCS#11 token that never leaves it (SoftHSM2 by default):\n"
+    "      --pkcs11-module SO     the module, e.g. /usr/lib/softhsm/libsofthsm2.so\n"
+    "      --pkcs11-token LABEL   the token's label [simtrust]\n"
+    "      --pkcs11-key LABEL     the key's CKA_LABEL [kek]\n"
+    "      --pkcs11-pin-file FILE the user PIN, one line, mode 0600\n"
+    "    (also spelt --kek-pkcs11-module etc., like simtrust-gateway's settings).\n"
+    "    Both kinds write the same sealed format: the same key value opens the\n"
+    "    same registry whichever way it is held.\n"
+    "\n"
+    "    kek-init creates the KEK on the token (no --db needed): generated inside\n"
+    "    the token (C_GenerateKey), or, with --from-file KEK, the value of an\n"
+    "    existing KEK file imported to move a registry into the HSM. The key is a\n"
+    "    private token object, CKA_SENSITIVE, never extractable, encrypt/decrypt\n"
+    "    only; an existing key with that label is never replaced. The token must\n"
+    "    exist: for SoftHSM2, `softhsm2-util --init-token --free --label simtrust\n"
+    "    --pin PIN --so-pin SOPIN` (SOFTHSM2_CONF chooses its token directory).\n"
     "\n"
     "    import reads the delivery records written by\n"
     "    `simtrust-card personalise --delivery` (docs/profile.md). Each PATH is a\n"
@@ -120,10 +140,51 @@ static char *slurp(const char *path)
     return buf;
 }
 
+/* kek-init: the KEK created on the token, then opened once to prove it. */
+static int kek_init(const char *module, const char *token, const char *key,
+                    const char *pin_file, const char *from_file)
+{
+    const char *why = NULL;
+    uint8_t value[ST_REG_KEY_MAX];
+    size_t vlen = 0;
+    if (from_file != NULL) {
+        /* The same checks as a KEK file the gateway would load. */
+        struct st_gw_kek *probe = st_gw_kek_from_file(from_file, &why);
+        if (probe == NULL) {
+            fprintf(stderr, "simtrust-registry: %s: %s\n", from_file, why);
+            return 1;
+        }
+        st_gw_kek_free(probe);
+        if (read_key_file(from_file, value, &vlen) != 0 || vlen != 32) {
+            st_wipe(value, sizeof(value));
+            fprintf(stderr, "simtrust-registry: %s: not a 32-byte KEK\n", from_file);
+            return 1;
+        }
+    }
+    int rc = st_gw_kek_pkcs11_create(module, token, key, pin_file,
+                                     from_file != NULL ? value : NULL, &why);
+    st_wipe(value, sizeof(value));
+    if (rc != 0) {
+        fprintf(stderr, "simtrust-registry: kek-init: %s\n", why);
+        return 1;
+    }
+    struct st_gw_kek *kek = st_gw_kek_from_pkcs11(module, token, key, pin_file, &why);
+    if (kek == NULL) {
+        fprintf(stderr, "simtrust-registry: kek-init: created, but: %s\n", why);
+        return 1;
+    }
+    st_gw_kek_free(kek);
+    printf("kek-init: AES-256 key '%s' %s token '%s' (sensitive, never extractable)\n", key,
+           from_file != NULL ? "imported into" : "generated inside", token);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *db = NULL, *kek_path = NULL, *tenant = NULL, *group = NULL, *auth = NULL,
-               *anchors = NULL, *vendor = NULL, *batch = NULL, *kdf = NULL, *bmk_file = NULL;
+               *anchors = NULL, *vendor = NULL, *batch = NULL, *kdf = NULL, *bmk_file = NULL,
+               *p11_module = NULL, *p11_token = "simtrust", *p11_key = "kek",
+               *p11_pin_file = NULL, *from_file = NULL;
     int allowlist = 0, c;
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},       {"db", required_argument, NULL, 'd'},
@@ -132,6 +193,15 @@ int main(int argc, char **argv)
         {"anchors", required_argument, NULL, 'A'}, {"vendor", required_argument, NULL, 'V'},
         {"batch", required_argument, NULL, 'B'}, {"kdf", required_argument, NULL, 'K'},
         {"bmk-file", required_argument, NULL, 'M'}, {"allowlist", no_argument, NULL, 'L'},
+        {"pkcs11-module", required_argument, NULL, 'P'},
+        {"kek-pkcs11-module", required_argument, NULL, 'P'},
+        {"pkcs11-token", required_argument, NULL, 'T'},
+        {"kek-pkcs11-token", required_argument, NULL, 'T'},
+        {"pkcs11-key", required_argument, NULL, 'Y'},
+        {"kek-pkcs11-key", required_argument, NULL, 'Y'},
+        {"pkcs11-pin-file", required_argument, NULL, 'N'},
+        {"kek-pkcs11-pin-file", required_argument, NULL, 'N'},
+        {"from-file", required_argument, NULL, 'F'},
         {NULL, 0, NULL, 0},
     };
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -148,11 +218,29 @@ int main(int argc, char **argv)
         case 'K': kdf = optarg; break;
         case 'M': bmk_file = optarg; break;
         case 'L': allowlist = 1; break;
+        case 'P': p11_module = optarg; break;
+        case 'T': p11_token = optarg; break;
+        case 'Y': p11_key = optarg; break;
+        case 'N': p11_pin_file = optarg; break;
+        case 'F': from_file = optarg; break;
         default: return usage_err("unknown option");
         }
     }
     if (optind >= argc)
         return usage_err("missing command");
+    if (kek_path != NULL && p11_module != NULL)
+        return usage_err("--kek and --pkcs11-module exclude each other (one KEK)");
+    if (p11_module != NULL && p11_pin_file == NULL)
+        return usage_err("--pkcs11-module needs --pkcs11-pin-file");
+    if (strcmp(argv[optind], "kek-init") == 0) {
+        if (optind != argc - 1)
+            return usage_err("kek-init takes no arguments");
+        if (p11_module == NULL)
+            return usage_err("kek-init needs --pkcs11-module and --pkcs11-pin-file");
+        return kek_init(p11_module, p11_token, p11_key, p11_pin_file, from_file);
+    }
+    if (from_file != NULL)
+        return usage_err("--from-file goes with kek-init");
     if (db == NULL)
         return usage_err("--db is required");
     const char *cmd = argv[optind++];
@@ -163,6 +251,13 @@ int main(int argc, char **argv)
         kek = st_gw_kek_from_file(kek_path, &why);
         if (kek == NULL) {
             fprintf(stderr, "simtrust-registry: %s: %s\n", kek_path, why);
+            return 1;
+        }
+    } else if (p11_module != NULL) {
+        const char *why = NULL;
+        kek = st_gw_kek_from_pkcs11(p11_module, p11_token, p11_key, p11_pin_file, &why);
+        if (kek == NULL) {
+            fprintf(stderr, "simtrust-registry: KEK (PKCS#11): %s\n", why);
             return 1;
         }
     }
