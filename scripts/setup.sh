@@ -12,6 +12,7 @@ PACKAGES=(
   libjansson-dev libsqlite3-dev
   libpcsclite-dev pcscd vsmartcard-vpcd opensc pcsc-tools
   libcmocka-dev
+  softhsm2 libp11-kit-dev
   gnutls-bin curl
   libmicrohttpd-dev libcurl4-openssl-dev stunnel4
 )
