@@ -5,6 +5,8 @@
 #   - a SIM factory personalises a batch of X.509 cards (scenario 1: key pair
 #     generated inside each card, certificate from the group CA) and a batch of
 #     batch-derived-PSK cards (scenario 5: eUK = KDF(BMK, vendor:batch:ICCID));
+#   - the gateway registry's key-encryption key is generated inside SoftHSM2
+#     (PKCS#11, a private token in the work directory) and never leaves it;
 #   - simtrust-gateway (the IoT server middleware) imports both batches over
 #     its REST API (Annex C.1, "file" form);
 #   - every simulated device connects with TLS 1.3, its secrets staying in its
@@ -45,9 +47,19 @@ sim=$bdir/tools/simtrust
 gateway=$bdir/gateway/simtrust-gateway
 app=$bdir/gateway/simtrust-demo-app
 factory=$bdir/factory/simtrust-factory
-for p in "$card" "$sim" "$gateway" "$app" "$factory"; do
+registry=$bdir/gateway/simtrust-registry
+for p in "$card" "$sim" "$gateway" "$app" "$factory" "$registry"; do
   [ -x "$p" ] || { echo "demo.sh: $p is missing (build first, or drop --no-build)" >&2; exit 1; }
 done
+# The KEK's HSM: SoftHSM2 (embedded default; a real HSM takes its own module).
+p11_module=
+for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/*-linux-gnu/softhsm/libsofthsm2.so; do
+  [ -r "$m" ] && { p11_module=$m; break; }
+done
+if [ -z "$p11_module" ] || ! command -v softhsm2-util >/dev/null; then
+  echo "demo.sh: SoftHSM2 is missing (scripts/setup.sh installs softhsm2)" >&2
+  exit 1
+fi
 
 work=$(mktemp -d /tmp/simtrust-demo.XXXXXX)
 pids=()
@@ -88,15 +100,29 @@ chmod 600 ./*.key
 echo "meters-ca.pem: $(openssl x509 -in meters-ca.pem -noout -subject)"
 echo "gw.pem:        $(openssl x509 -in gw.pem -noout -subject) (localhost, 127.0.0.1)"
 
-say "Secrets: the registry's key-encryption key and the batch master key (mode 0600)"
+say "Secrets: the registry's KEK generated inside SoftHSM2 (PKCS#11), never readable; the batch master key"
 umask 077
-openssl rand -hex 32 >kek
+# A private SoftHSM2 token directory for this run; every program below that
+# loads the module finds it through SOFTHSM2_CONF.
+mkdir hsm-tokens
+printf 'directories.tokendir = %s/hsm-tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
+  "$work" >softhsm2.conf
+export SOFTHSM2_CONF=$work/softhsm2.conf
+hsm_pin=$(openssl rand -hex 8)
+printf '%s\n' "$hsm_pin" >hsm.pin
+softhsm2-util --init-token --free --label simtrust --pin "$hsm_pin" \
+  --so-pin "$(openssl rand -hex 8)" >softhsm.out 2>&1 || die "softhsm2-util: $(cat softhsm.out)"
+echo "SoftHSM2 token 'simtrust' in $work/hsm-tokens (user PIN in hsm.pin)"
+echo "\$ simtrust-registry kek-init --pkcs11-module $p11_module --pkcs11-token simtrust \\"
+echo "    --pkcs11-key kek --pkcs11-pin-file hsm.pin"
+"$registry" kek-init --pkcs11-module "$p11_module" --pkcs11-token simtrust --pkcs11-key kek \
+  --pkcs11-pin-file hsm.pin 2>kek-init.err || die "kek-init: $(cat kek-init.err)"
 openssl rand -hex 32 >bmk
 token=$(openssl rand -hex 24)
 printf '# sha256(token) tenant roles\n%s acme admin\n' \
   "$(printf '%s' "$token" | openssl dgst -sha256 -r | cut -d' ' -f1)" >tokens
 umask 022
-ls -l kek bmk tokens | awk '{print $1, $NF}'
+ls -l hsm.pin bmk tokens | awk '{print $1, $NF}'
 
 say "The IoT server application (simtrust-demo-app: trusts only the gateway's PROXY v2 header)"
 "$app" --listen 127.0.0.1:0 --ack >app.out 2>app.err &
@@ -114,7 +140,10 @@ api_listen = 127.0.0.1:0
 api_tokens = $work/tokens
 metrics_listen = 127.0.0.1:0
 registry = $work/registry.db
-kek_file = $work/kek
+kek_pkcs11_module = $p11_module
+kek_pkcs11_token = simtrust
+kek_pkcs11_key = kek
+kek_pkcs11_pin_file = $work/hsm.pin
 server_cert = $work/gw.pem
 server_key = $work/gw.key
 handshake_timeout = 30s
