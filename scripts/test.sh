@@ -13,6 +13,9 @@ quick=0
 if [ "${1:-}" = "--quick" ]; then quick=1; shift; fi
 
 scripts/setup.sh
+# Before any test opens connections: pcscd's vpcd ports out of the ephemeral
+# range (a TIME_WAIT socket on them would stop vpcd from binding).
+sh tests/support/reserve-vpcd-ports.sh
 # The wolfSSL IoT-SAFE build (interop test) is shared by both passes.
 export ST_DEPS_DIR=${ST_DEPS_DIR:-$root/build-deps}
 

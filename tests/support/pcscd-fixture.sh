@@ -36,6 +36,7 @@ is_our_pcscd() {
 case $ACTION in
 start)
     [ $# -ge 1 ] || usage
+    sh "$(dirname "$0")/reserve-vpcd-ports.sh"
     mkdir -p "$DIR" || exit 1
     rm -f "$PIDFILE"
     if "$@" >/dev/null 2>&1; then

@@ -56,6 +56,7 @@ if [ "$CHECK" = opensc ]; then
 fi
 PCSCD=$(command -v pcscd 2>/dev/null || echo /usr/sbin/pcscd)
 
+sh "$(dirname "$0")/reserve-vpcd-ports.sh"
 T=$(mktemp -d "${TMPDIR:-/tmp}/simtrust-pcsc.XXXXXX") || exit 1
 PCSCD_PID= SERVE_PID= RC=1
 
