@@ -365,35 +365,43 @@ struct cfg_list {
 int main(int argc, char **argv)
 {
     struct cmdline cl;
+    int status = EXIT_RUNTIME, sfd = -1;
+    struct cfg_list *cfgs = NULL;
+    struct st_gw_kek *kek = NULL;
+    struct st_gw_metrics *metrics = NULL;
+    struct st_gw_server *server = NULL;
+    struct st_gw_api *api = NULL;
+    char err[1024] = "";
     int rc = parse_cmdline(argc, argv, &cl);
-    if (rc != 0)
-        return rc > 0 ? 0 : EXIT_USAGE;
+    if (rc != 0) {
+        status = rc > 0 ? 0 : EXIT_USAGE;
+        goto out;
+    }
     st_log_init("simtrust-gateway", ST_LOG_INFO);
 
-    struct cfg_list *cfgs = calloc(1, sizeof(*cfgs));
+    cfgs = calloc(1, sizeof(*cfgs));
     if (cfgs == NULL || (cfgs->cfg = malloc(sizeof(struct st_gw_config))) == NULL) {
         fputs("simtrust-gateway: out of memory\n", stderr);
-        return EXIT_RUNTIME;
+        goto out;
     }
     struct st_gw_config *cfg = cfgs->cfg;
-    char err[1024] = "";
     rc = build_config(&cl, cfg, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "simtrust-gateway: %s\n", err);
         if (rc == 2)
             fputs("Try 'simtrust-gateway --help'.\n", stderr);
-        return rc == 2 ? EXIT_USAGE : EXIT_RUNTIME;
+        status = rc == 2 ? EXIT_USAGE : EXIT_RUNTIME;
+        goto out;
     }
     apply_logging(cfg);
 
     const char *why = NULL;
-    struct st_gw_kek *kek;
     if (cfg->kek_pkcs11_module[0] != '\0') {
         kek = st_gw_kek_from_pkcs11(cfg->kek_pkcs11_module, cfg->kek_pkcs11_token,
                                     cfg->kek_pkcs11_key, cfg->kek_pkcs11_pin_file, &why);
         if (kek == NULL) {
             st_err("KEK (PKCS#11): %s", why != NULL ? why : "unusable");
-            return EXIT_RUNTIME;
+            goto out;
         }
         st_info("KEK: key '%s' on PKCS#11 token '%s' (%s)", cfg->kek_pkcs11_key,
                 cfg->kek_pkcs11_token, cfg->kek_pkcs11_module);
@@ -401,7 +409,7 @@ int main(int argc, char **argv)
         kek = st_gw_kek_from_file(cfg->kek_file, &why);
         if (kek == NULL) {
             st_err("kek_file %s: %s", cfg->kek_file, why != NULL ? why : "unusable");
-            return EXIT_RUNTIME;
+            goto out;
         }
     }
     if (cl.check) {
@@ -410,13 +418,12 @@ int main(int argc, char **argv)
             readable("api_cert", cfg->api_cert, err, sizeof(err)) != 0 ||
             readable("api_key", cfg->api_key, err, sizeof(err)) != 0 ||
             readable("api_tokens", cfg->api_tokens, err, sizeof(err)) != 0) {
-            st_gw_kek_free(kek);
             fprintf(stderr, "simtrust-gateway: %s\n", err);
-            return EXIT_RUNTIME;
+            goto out;
         }
-        st_gw_kek_free(kek);
         printf("simtrust-gateway: configuration OK\n");
-        return 0;
+        status = 0;
+        goto out;
     }
 
     /* Signals: block them before any thread exists (workers inherit the
@@ -429,18 +436,15 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) {
         st_err("sigprocmask: %s", strerror(errno));
-        return EXIT_RUNTIME;
+        goto out;
     }
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    sfd = signalfd(-1, &set, SFD_CLOEXEC);
     if (sfd < 0) {
         st_err("signalfd: %s", strerror(errno));
-        return EXIT_RUNTIME;
+        goto out;
     }
 
-    int status = EXIT_RUNTIME;
-    struct st_gw_metrics *metrics = st_gw_metrics_new();
-    struct st_gw_server *server = NULL;
-    struct st_gw_api *api = NULL;
+    metrics = st_gw_metrics_new();
     if (metrics == NULL) {
         st_err("out of memory (metrics)");
         goto out;
@@ -535,11 +539,12 @@ out:
         st_gw_server_stop(server);
         st_gw_server_free(server);
     }
-    if (status == 0)
+    if (status == 0 && server != NULL)
         st_info("stopped");
     st_gw_metrics_free(metrics);
     st_gw_kek_free(kek);
-    close(sfd);
+    if (sfd >= 0)
+        close(sfd);
     while (cfgs != NULL) {
         struct cfg_list *nx = cfgs->next;
         free(cfgs->cfg);
