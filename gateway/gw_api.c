@@ -800,6 +800,8 @@ static enum MHD_Result on_metrics(void *cls, struct MHD_Connection *c, const cha
 
 /* ---- daemon ---- */
 
+/* fmt is microhttpd's own format string. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char line[512];
