@@ -38,6 +38,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_str(c.api_cert, sizeof(c.api_cert));
     check_str(c.kek_file, sizeof(c.kek_file));
     check_str(c.registry, sizeof(c.registry));
+    check_str(c.api_key, sizeof(c.api_key));
+    check_str(c.api_tokens, sizeof(c.api_tokens));
+    check_str(c.server_cert, sizeof(c.server_cert));
+    check_str(c.server_key, sizeof(c.server_key));
+    check_str(c.ca_dir, sizeof(c.ca_dir));
+    check_str(c.kek_pkcs11_module, sizeof(c.kek_pkcs11_module));
+    check_str(c.kek_pkcs11_token, sizeof(c.kek_pkcs11_token));
+    check_str(c.kek_pkcs11_key, sizeof(c.kek_pkcs11_key));
+    check_str(c.kek_pkcs11_pin_file, sizeof(c.kek_pkcs11_pin_file));
     if (c.tls_min_version != 0x0303 && c.tls_min_version != 0x0304)
         abort();
     if (c.handshake_timeout_ms < 1 || c.idle_timeout_ms < 1 || c.backend_timeout_ms < 1)
