@@ -243,50 +243,118 @@ static void test_dtls_stateless(void **state)
     }
 }
 
+/* A DTLS client whose input the test controls: it writes to a UDP socket
+ * connected to the gateway but reads only what the test hands it (rb). Runs
+ * the cookie exchange: ClientHello, HelloVerifyRequest (handed over),
+ * ClientHello with the cookie; returns with that sent. */
+struct dtls_manual {
+    int fd;
+    BIO *rb;
+    SSL *ssl;
+    SSL_CTX *ctx;
+};
+
+static ssize_t recv_wait(int fd, uint8_t *buf, size_t cap, int ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    if (poll(&pfd, 1, ms) != 1)
+        return -1;
+    return recv(fd, buf, cap, 0);
+}
+
+static void dtls_manual_start(struct gwfx *f, struct dtls_manual *m)
+{
+    struct sockaddr_in a;
+    uint8_t dgram[2048];
+    ssize_t n;
+    m->ctx = gwfx_client_ctx(f, "psk", 0, 1);
+    m->fd = socket(AF_INET, SOCK_DGRAM, 0);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)f->dport);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(m->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    BIO *wb = BIO_new_dgram(m->fd, BIO_NOCLOSE);
+    BIO_ctrl(wb, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &a);
+    m->rb = BIO_new(BIO_s_mem());
+    BIO_set_mem_eof_return(m->rb, -1);
+    m->ssl = SSL_new(m->ctx);
+    SSL_set_bio(m->ssl, m->rb, wb);
+    assert_int_equal(SSL_connect(m->ssl), -1); /* ClientHello */
+    n = recv_wait(m->fd, dgram, sizeof(dgram), 5000);
+    assert_true(n > 13);
+    assert_int_equal(dgram[13], 3); /* HelloVerifyRequest */
+    assert_int_equal(BIO_write(m->rb, dgram, (int)n), (int)n);
+    assert_int_equal(SSL_connect(m->ssl), -1); /* ClientHello with the cookie */
+}
+
+static void dtls_manual_end(struct dtls_manual *m)
+{
+    SSL_free(m->ssl);
+    SSL_CTX_free(m->ctx);
+    close(m->fd);
+}
+
 /* DTLS handshake timeout: a peer that passed the cookie exchange and then
  * went silent is cut at handshake_timeout, retransmissions and all. */
 static void test_dtls_silent_peer(void **state)
 {
     struct gwfx *f = *state;
-    SSL_CTX *c = gwfx_client_ctx(f, "psk", 0, 1);
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_DGRAM, 0), i;
-    uint8_t dgram[2048];
-    ssize_t n;
-    BIO *rb, *wb;
-    SSL *ssl;
+    struct dtls_manual m;
+    int i;
     f->cfg.handshake_timeout_ms = 1500;
     assert_int_equal(gwfx_start(f, NULL, NULL), 0);
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)f->dport);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    /* The client writes to the socket but reads only what the test hands it:
-     * the HelloVerifyRequest and nothing after, so it can never finish. */
-    wb = BIO_new_dgram(fd, BIO_NOCLOSE);
-    BIO_ctrl(wb, BIO_CTRL_DGRAM_SET_CONNECTED, 0, &a);
-    rb = BIO_new(BIO_s_mem());
-    BIO_set_mem_eof_return(rb, -1);
-    ssl = SSL_new(c);
-    SSL_set_bio(ssl, rb, wb);
-    assert_int_equal(SSL_connect(ssl), -1); /* ClientHello */
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    assert_int_equal(poll(&pfd, 1, 5000), 1);
-    n = recv(fd, dgram, sizeof(dgram), 0);
-    assert_true(n > 13);
-    assert_int_equal(dgram[13], 3); /* HelloVerifyRequest */
-    assert_int_equal(BIO_write(rb, dgram, (int)n), (int)n);
-    assert_int_equal(SSL_connect(ssl), -1); /* ClientHello with the cookie */
+    dtls_manual_start(f, &m);
     /* The peer exists now; then the client stops answering. */
     for (i = 0; i < 500 && st_gw_metrics_active(f->m, ST_GW_DTLS) == 0; i++)
         usleep(10000);
     assert_int_equal(st_gw_metrics_active(f->m, ST_GW_DTLS), 1);
     assert_int_equal(gwfx_wait_metric(f, TIMEOUT, 1), 1);
     assert_int_equal(st_gw_metrics_active(f->m, ST_GW_DTLS), 0);
-    SSL_free(ssl);
-    SSL_CTX_free(c);
-    close(fd);
+    dtls_manual_end(&m);
+}
+
+/* DTLS retransmission (RFC 6347 4.2.4): the server's first flight after the
+ * cookie is lost (the test reads and drops it); the gateway's timer sends it
+ * again, and with that copy the handshake completes and data is relayed. */
+static void test_dtls_retransmission(void **state)
+{
+    struct gwfx *f = *state;
+    struct dtls_manual m;
+    uint8_t dgram[2048];
+    ssize_t n;
+    int rc = -1, lost = 0;
+    assert_int_equal(gwfx_start(f, NULL, NULL), 0);
+    dtls_manual_start(f, &m);
+    /* Drop everything of the first flight (ServerHello ... ServerHelloDone). */
+    while ((n = recv_wait(m.fd, dgram, sizeof(dgram), 300)) > 0)
+        lost++;
+    assert_true(lost >= 1);
+    assert_int_equal(SSL_connect(m.ssl), -1); /* nothing to read yet */
+    /* The retransmitted flight, then the rest of the handshake. */
+    for (int step = 0; step < 20 && rc != 1; step++) {
+        n = recv_wait(m.fd, dgram, sizeof(dgram), 10000);
+        assert_true(n > 0);
+        assert_int_equal(BIO_write(m.rb, dgram, (int)n), (int)n);
+        rc = SSL_connect(m.ssl);
+        if (rc != 1)
+            assert_int_equal(SSL_get_error(m.ssl, rc), SSL_ERROR_WANT_READ);
+    }
+    assert_int_equal(rc, 1);
+    /* Application data through the gateway to the echo backend and back. */
+    assert_int_equal(SSL_write(m.ssl, "again\n", 6), 6);
+    rc = -1;
+    for (int step = 0; step < 10 && rc <= 0; step++) {
+        n = recv_wait(m.fd, dgram, sizeof(dgram), 10000);
+        assert_true(n > 0);
+        BIO_write(m.rb, dgram, (int)n);
+        char buf[16];
+        rc = SSL_read(m.ssl, buf, sizeof(buf));
+        if (rc > 0)
+            assert_memory_equal(buf, "again\n", 6);
+    }
+    assert_int_equal(rc, 6);
+    dtls_manual_end(&m);
 }
 
 int main(void)
@@ -299,6 +367,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dtls_stateless, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dtls_silent_peer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dtls_retransmission, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
