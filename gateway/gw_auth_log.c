@@ -10,7 +10,8 @@
 #include "gw_auth_int.h"
 #include "st_log.h"
 
-void gw_escape(const uint8_t *in, size_t len, char *out, size_t cap)
+/* keep_space: spaces stay (a value logged inside quotes), else \x20. */
+static void escape(const uint8_t *in, size_t len, char *out, size_t cap, int keep_space)
 {
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
@@ -18,7 +19,8 @@ void gw_escape(const uint8_t *in, size_t len, char *out, size_t cap)
         return;
     for (size_t i = 0; i < len; i++) {
         uint8_t ch = in[i];
-        int plain = ch > 0x20 && ch < 0x7f && ch != '\\' && ch != '"' && ch != '=';
+        int plain = (ch > 0x20 || (keep_space && ch == 0x20)) && ch < 0x7f && ch != '\\' &&
+                    ch != '"' && ch != '=';
         size_t need = plain ? 1 : 4;
         if (o + need + 1 > cap) {
             /* Truncated: mark it when there is room. */
@@ -42,27 +44,20 @@ void gw_escape(const uint8_t *in, size_t len, char *out, size_t cap)
     out[o < cap ? o : cap - 1] = '\0';
 }
 
+void gw_escape(const uint8_t *in, size_t len, char *out, size_t cap)
+{
+    escape(in, len, out, cap, 0);
+}
+
 static void esc_str(const char *s, char *out, size_t cap)
 {
     gw_escape((const uint8_t *)(s ? s : ""), s ? strlen(s) : 0, out, cap);
 }
 
-/* OpenSSL reason strings are prose: logged as error="..." with the spaces
- * kept readable (gw_escape turned them into \x20). */
+/* OpenSSL reason strings are prose: logged as error="..." with spaces. */
 static void esc_prose(const char *s, char *out, size_t cap)
 {
-    char tmp[200];
-    esc_str(s, tmp, sizeof(tmp));
-    size_t o = 0;
-    for (size_t i = 0; tmp[i] != '\0' && o + 1 < cap; i++) {
-        if (strncmp(tmp + i, "\\x20", 4) == 0) {
-            out[o++] = ' ';
-            i += 3;
-        } else {
-            out[o++] = tmp[i];
-        }
-    }
-    out[o] = '\0';
+    escape((const uint8_t *)(s ? s : ""), s ? strlen(s) : 0, out, cap, 1);
 }
 
 static int final_reason(const struct gw_conn *c, int ok, const char *ssl_error)

@@ -179,6 +179,8 @@ sleep 0.5
 grep -q 'must-not-arrive' app.out && fail "a disabled device's data reached the application"
 grep -q 'handshake refused reason=disabled method=x509 device=dev-x509' gw.err ||
     fail "no 'reason=disabled' log line for dev-x509"
+grep 'reason=disabled' gw.err | grep -q 'error="certificate verify failed"' ||
+    fail "the refusal's OpenSSL error is not logged quoted and readable"
 
 # Reload while a connection is live: the live one keeps relaying; a new
 # connection gets the new server certificate.
